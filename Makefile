@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make run` and `make test` (README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint typecheck imports unit clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Keystead needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+## Install into .venv and start a dev server (HTTPS on 127.0.0.1:8200, data in .keystead-dev).
+run: $(VENV)/.installed
+	$(BIN)/keystead server --dev
+
+## Install test tools and system packages, start PostgreSQL, and run every check and test.
+test: $(VENV)/.installed-test
+	./scripts/system-packages.sh
+	$(MAKE) --no-print-directory lint typecheck imports
+	./scripts/with-postgres.sh $(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+typecheck:
+	$(BIN)/mypy
+
+imports:
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) .keystead-dev .pytest_cache .mypy_cache .ruff_cache .hypothesis

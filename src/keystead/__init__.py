@@ -1,0 +1,3 @@
+"""Keystead: a self-hostable key management system."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""HTTP API: Starlette + msgspec. Thin: parse, call one service, shape the answer."""

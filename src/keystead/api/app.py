@@ -1,0 +1,106 @@
+"""create_app(settings): the Starlette application, its routes, middleware and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keystead.api import routes
+from keystead.api.deps import request_id_of
+from keystead.api.errors import problem_response
+from keystead.api.metrics import Metrics
+from keystead.api.middleware import RequestMiddleware
+from keystead.api.openapi import build_openapi
+from keystead.api.routes import keys, meta, system
+from keystead.api.routing import AnyEndpoint, build_routes
+from keystead.config import Settings
+from keystead.errors import (
+    KeysteadError,
+    MalformedRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+)
+from keystead.services.container import Services, build_services
+from keystead.services.devmode import unseal_dev
+
+_log = structlog.get_logger("keystead.api")
+_HTTP_ERRORS: dict[int, type[KeysteadError]] = {
+    404: RouteNotFound, 405: MethodNotAllowed, 413: PayloadTooLarge,
+}  # fmt: skip
+
+__all__ = ["create_app", "endpoint_table", "routes"]
+
+
+def endpoint_table(metrics: Metrics) -> list[AnyEndpoint]:
+    """Return every endpoint of the API, the OpenAPI document's included."""
+    table: list[AnyEndpoint] = [*system.ENDPOINTS, *keys.ENDPOINTS]
+    document: dict[str, Any] = {}
+
+    def openapi_document() -> dict[str, Any]:
+        if not document:
+            document.update(build_openapi(table))
+        return document
+
+    table.extend(meta.meta_endpoints(openapi_document, metrics))
+    return table
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """Build the application.
+
+    Args:
+        settings: The validated settings.
+        services: Already-built services (tests); otherwise built at start-up, after
+            migrating the database, and unsealed at once in dev mode.
+    """
+    metrics = Metrics()
+    table = endpoint_table(metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or build_services(settings)
+        if owned and settings.dev:
+            await unseal_dev(app.state.services)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.close()
+
+    app = Starlette(
+        routes=build_routes(table, settings.max_request_bytes),
+        middleware=[Middleware(RequestMiddleware, metrics=metrics)],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.endpoints = table
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    error = _HTTP_ERRORS.get(status, MalformedRequest)()
+    return problem_response(error, request_id_of(request))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    request_id = request_id_of(request)
+    _log.error("unexpected error", request_id=request_id, error=type(exc).__name__, exc_info=exc)
+    return problem_response(KeysteadError(), request_id)
+
+
+def endpoints_of(app: Starlette) -> Sequence[AnyEndpoint]:
+    """Return the endpoint table an app was built from (for tests and tools)."""
+    table: Sequence[AnyEndpoint] = app.state.endpoints
+    return table

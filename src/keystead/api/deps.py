@@ -1,0 +1,57 @@
+"""What every handler needs, from one place: services, caller, request id (C30)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from keystead.domain.models import Principal
+from keystead.errors import Unauthenticated
+from keystead.services.container import Services
+
+REQUEST_ID_KEY = "keystead.request_id"
+ROUTE_KEY = "keystead.route"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """The context of one request, handed to every handler."""
+
+    services: Services
+    request_id: str
+    path_params: Mapping[str, str]
+    query_params: Mapping[str, str]
+    source: str
+    principal: Principal | None
+
+    def caller(self) -> Principal:
+        """Return the authenticated caller.
+
+        Raises:
+            Unauthenticated: The route did not authenticate (a programming error).
+        """
+        if self.principal is None:  # pragma: no cover - routes with auth=True always set it
+            raise Unauthenticated
+        return self.principal
+
+
+def services_of(request: Request) -> Services:
+    """Return the services the app was built with."""
+    services: Services = request.app.state.services
+    return services
+
+
+def request_id_of(request: Request) -> str:
+    """Return the request id the middleware assigned."""
+    return str(request.scope.get(REQUEST_ID_KEY, "-"))
+
+
+def bearer_token(request: Request) -> str | None:
+    """Return the bearer token of the Authorization header, if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,102 @@
+"""/v1/sys: init, unseal, seal, seal status, health, keyring rotation."""
+
+from __future__ import annotations
+
+import time
+
+from keystead import __version__
+from keystead.api.deps import RequestContext
+from keystead.api.routing import AnyEndpoint, Endpoint
+from keystead.api.schemas.base import Empty
+from keystead.api.schemas.system import (
+    HealthResponse,
+    InitRequest,
+    InitResponse,
+    RotateKeyringResponse,
+    SealStatusResponse,
+    UnsealRequest,
+)
+from keystead.errors import ValidationFailed
+from keystead.services.system import SealStatus
+
+
+def _status_body(status: SealStatus) -> SealStatusResponse:
+    return SealStatusResponse(
+        initialized=status.initialized,
+        sealed=status.sealed,
+        type=status.seal_type,
+        shares=status.shares,
+        threshold=status.threshold,
+        progress=status.progress,
+        version=__version__,
+    )
+
+
+async def init(ctx: RequestContext, body: InitRequest) -> InitResponse:
+    """Create the root key, split it into shares, and mint the root token."""
+    result = await ctx.services.system.initialize(body.shares, body.threshold)
+    return InitResponse(
+        shares=result.shares, root_token=result.root_token, threshold=body.threshold
+    )
+
+
+async def unseal(ctx: RequestContext, body: UnsealRequest) -> SealStatusResponse:
+    """Give one share, or reset the progress."""
+    system = ctx.services.system
+    if body.reset:
+        return _status_body(await system.reset_unseal())
+    if body.share is None:
+        msg = "give a share, or reset: true"
+        raise ValidationFailed(msg)
+    return _status_body(await system.unseal(body.share))
+
+
+async def seal(ctx: RequestContext, _: Empty) -> SealStatusResponse:
+    """Drop every key from memory."""
+    ctx.caller()
+    return _status_body(await ctx.services.system.seal())
+
+
+async def seal_status(ctx: RequestContext, _: Empty) -> SealStatusResponse:
+    """Read the seal status."""
+    return _status_body(await ctx.services.system.status())
+
+
+async def health(ctx: RequestContext, _: Empty) -> HealthResponse:
+    """Liveness with the seal state in the status code."""
+    status = await ctx.services.system.status()
+    return HealthResponse(
+        initialized=status.initialized,
+        sealed=status.sealed,
+        version=__version__,
+        server_time_utc=int(time.time()),
+    )
+
+
+def _health_status(body: HealthResponse) -> int:
+    if not body.initialized:
+        return 501
+    return 503 if body.sealed else 200
+
+
+async def rotate_keyring(ctx: RequestContext, _: Empty) -> RotateKeyringResponse:
+    """Add a keyring term."""
+    ctx.caller()
+    return RotateKeyringResponse(term=await ctx.services.system.rotate_keyring())
+
+
+ENDPOINTS: list[AnyEndpoint] = [
+    Endpoint("POST", "/v1/sys/init", init, InitRequest, InitResponse,
+             "Initialise: make the root key and its unseal shares", "sys.init", auth=False),
+    Endpoint("POST", "/v1/sys/unseal", unseal, UnsealRequest, SealStatusResponse,
+             "Give one unseal share (or reset progress)", "sys.unseal", auth=False),
+    Endpoint("POST", "/v1/sys/seal", seal, Empty, SealStatusResponse,
+             "Seal: drop all key material from memory", "sys.seal"),
+    Endpoint("GET", "/v1/sys/seal-status", seal_status, Empty, SealStatusResponse,
+             "Seal status", "sys.seal_status", auth=False),
+    Endpoint("GET", "/v1/sys/health", health, Empty, HealthResponse,
+             "Health: 200 unsealed, 503 sealed, 501 not initialised", "sys.health",
+             auth=False, status_of=_health_status),
+    Endpoint("POST", "/v1/sys/rotate-keyring", rotate_keyring, Empty, RotateKeyringResponse,
+             "Add a keyring term; old terms still decrypt", "sys.rotate_keyring", unsealed=True),
+]  # fmt: skip

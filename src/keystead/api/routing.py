@@ -1,0 +1,143 @@
+"""Endpoints declared once; the router and the OpenAPI document are built from the table."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from keystead.api.deps import (
+    ROUTE_KEY,
+    RequestContext,
+    bearer_token,
+    request_id_of,
+    services_of,
+)
+from keystead.api.errors import problem_response
+from keystead.api.schemas.base import Empty
+from keystead.errors import (
+    KeysteadError,
+    MalformedRequest,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+
+Req = TypeVar("Req", bound=msgspec.Struct)
+Resp = TypeVar("Resp")
+
+_ENCODER = msgspec.json.Encoder()
+_log = structlog.get_logger("keystead.api")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint(Generic[Req, Resp]):
+    """One route: how to call it, what it takes and gives, and what it needs."""
+
+    method: str
+    path: str
+    handler: Callable[[RequestContext, Req], Awaitable[Resp]]
+    request: type[Req]
+    response: type[Resp]
+    summary: str
+    action: str
+    auth: bool = True
+    unsealed: bool = False
+    status: int = 200
+    status_of: Callable[[Resp], int] | None = None
+    media_type: str = "application/json"
+
+    @property
+    def has_body(self) -> bool:
+        """Whether the endpoint reads a JSON body."""
+        return self.method in {"POST", "PUT", "PATCH"} and self.request is not Empty
+
+
+AnyEndpoint = Endpoint[Any, Any]
+
+
+def build_routes(endpoints: Sequence[AnyEndpoint], max_body: int) -> list[Route]:
+    """Return the Starlette routes of the table."""
+    return [
+        Route(e.path, _endpoint_app(e, max_body), methods=[e.method], name=e.action)
+        for e in endpoints
+    ]
+
+
+def _endpoint_app(endpoint: AnyEndpoint, max_body: int) -> Callable[[Request], Awaitable[Response]]:
+    decoder = msgspec.json.Decoder(endpoint.request)
+
+    async def handle(request: Request) -> Response:
+        request.scope[ROUTE_KEY] = endpoint.path
+        request_id = request_id_of(request)
+        try:
+            context = await _context(request, endpoint, request_id)
+            body = await _decode(request, decoder, max_body) if endpoint.has_body else Empty()
+            result = await endpoint.handler(context, body)
+        except KeysteadError as error:
+            if error.operator_detail:
+                _log.warning(
+                    "request failed", request_id=request_id, code=error.code,
+                    detail=error.operator_detail,
+                )  # fmt: skip
+            return problem_response(error, request_id)
+        return _render(endpoint, result, request_id)
+
+    return handle
+
+
+async def _context(request: Request, endpoint: AnyEndpoint, request_id: str) -> RequestContext:
+    services = services_of(request)
+    if endpoint.unsealed:
+        services.barrier.require_unsealed()
+    principal = None
+    if endpoint.auth:
+        principal = await services.tokens.authenticate(bearer_token(request))
+    client = request.client
+    return RequestContext(
+        services=services,
+        request_id=request_id,
+        path_params=request.path_params,
+        query_params=request.query_params,
+        source=client.host if client else "",
+        principal=principal,
+    )
+
+
+async def _decode(request: Request, decoder: msgspec.json.Decoder[Any], max_body: int) -> Any:  # noqa: ANN401 - the endpoint's own request type
+    too_large = PayloadTooLarge(f"the request body is limited to {max_body} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_body:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks) or b"{}"
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(str(exc)) from None
+    except msgspec.DecodeError:
+        raise MalformedRequest from None
+
+
+def _render(endpoint: AnyEndpoint, result: object, request_id: str) -> Response:
+    if isinstance(result, Response):
+        result.headers["x-request-id"] = request_id
+        return result
+    status = endpoint.status_of(result) if endpoint.status_of else endpoint.status
+    return Response(
+        _ENCODER.encode(result),
+        status_code=status,
+        media_type=endpoint.media_type,
+        headers={"x-request-id": request_id, "cache-control": "no-store"},
+    )

@@ -1,0 +1,1 @@
+"""The ``keystead`` command line (Typer)."""

@@ -1,0 +1,22 @@
+"""The Typer root: ``keystead server``, ``keystead operator ...``."""
+
+from __future__ import annotations
+
+import typer
+
+from keystead.cli import operator, server
+
+app = typer.Typer(
+    name="keystead",
+    help="Keystead: a self-hostable key management system.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.command("server")(server.serve)
+app.add_typer(operator.app, name="operator")
+
+
+def main() -> None:
+    """Entry point of the ``keystead`` console script."""
+    app()

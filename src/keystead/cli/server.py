@@ -1,0 +1,134 @@
+"""``keystead server``: check the settings, prepare TLS (and dev mode), then serve with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from keystead.api.app import create_app
+from keystead.config import Settings, check_server_settings, load_settings
+from keystead.crypto.certificates import check_certificate_pair, ensure_dev_certificates
+from keystead.errors import ConfigurationError, KeysteadError
+from keystead.logs import configure_logging
+from keystead.services.container import build_services
+from keystead.services.devmode import bootstrap_dev
+
+_err = Console(stderr=True)
+
+DEV_WARNING = (
+    "WARNING: dev mode is NOT for production. The unseal share and the root token are kept "
+    "in the data directory in the clear, and anyone who can read it holds every key."
+)
+
+
+def serve(  # noqa: PLR0913, PLR0917 - one parameter per documented flag (ARCHITECTURE.md 6a)
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Self-initialising, self-unsealing dev server.")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML settings file.", envvar="KEYSTEAD_CONFIG")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")] = None,
+    listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT to bind.")] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="PEM certificate chain.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="sqlite:///... or postgresql://...")
+    ] = None,
+    insecure_http: Annotated[
+        bool | None, typer.Option("--insecure-http", help="Plain HTTP, loopback only.")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = None,
+) -> None:
+    """Run the Keystead server (HTTPS; TLS 1.2 or newer)."""
+    # Everything the server writes (database, certificates, dev files) is for its eyes only.
+    os.umask(0o077)
+    try:
+        settings = load_settings(
+            config, dev=dev or None, data_dir=data_dir, listen=listen, tls_cert=tls_cert,
+            tls_key=tls_key, database_url=database_url, insecure_http=insecure_http,
+            log_level=log_level,
+        )  # fmt: skip
+        check_server_settings(settings)
+        settings = _prepare_tls(settings)
+        configure_logging(settings.log_level, settings.log_format)
+        if settings.dev:
+            _announce_dev(settings, asyncio.run(_bootstrap(settings)))
+    except KeysteadError as error:
+        _err.print(f"[red]Error:[/red] {error.public_detail}", highlight=False)
+        raise typer.Exit(2) from None
+    _run(settings)
+
+
+def _prepare_tls(settings: Settings) -> Settings:
+    if settings.insecure_http:
+        return settings
+    if settings.dev and settings.tls_cert is None:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        files = ensure_dev_certificates(settings.data_dir, hosts=_dev_hosts(settings.host))
+        return settings.model_copy(
+            update={"tls_cert": files.server_cert, "tls_key": files.server_key}
+        )
+    if settings.tls_cert is None or settings.tls_key is None:  # pragma: no cover - checked before
+        msg = "tls_cert: HTTPS needs --tls-cert and --tls-key"
+        raise ConfigurationError(msg)
+    check_certificate_pair(settings.tls_cert, settings.tls_key)
+    return settings
+
+
+def _dev_hosts(host: str) -> tuple[str, ...]:
+    defaults = ("127.0.0.1", "localhost", "::1")
+    return defaults if host in {*defaults, "0.0.0.0", "::"} else (*defaults, host)  # noqa: S104 - comparing, not binding
+
+
+async def _bootstrap(settings: Settings) -> str:
+    services = build_services(settings)
+    try:
+        return await bootstrap_dev(services)
+    finally:
+        await services.close()
+
+
+def _address(settings: Settings) -> str:
+    scheme = "http" if settings.insecure_http else "https"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"{scheme}://{host}:{settings.port}"
+
+
+def _announce_dev(settings: Settings, root_token: str) -> None:
+    _err.print(f"[bold red]{DEV_WARNING}[/bold red]", highlight=False, soft_wrap=True)
+    typer.echo(f"Address: {_address(settings)}")
+    if not settings.insecure_http:
+        ca = (settings.data_dir / "tls" / "ca.pem").resolve()
+        typer.echo(f"CA certificate: {ca}")
+    typer.echo(f"Root token: {root_token}")
+
+
+def _run(settings: Settings) -> None:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=None if settings.insecure_http else settings.tls_cert,
+        ssl_keyfile=None if settings.insecure_http else settings.tls_key,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+    )
+    config.load()
+    if config.ssl is not None:
+        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    _err.print(f"Keystead listening on {_address(settings)}", highlight=False)
+    uvicorn.Server(config).run()

@@ -1,0 +1,169 @@
+"""Settings: flags, ``KEYSTEAD_*`` environment variables and a TOML file, checked at start.
+
+Precedence, highest first: command-line flags, environment, the TOML file given by
+``--config`` (or ``KEYSTEAD_CONFIG``), defaults. Nothing is read at import.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from keystead.errors import ConfigurationError
+
+DEV_DATA_DIR = Path(".keystead-dev")
+MAX_PORT = 65535
+
+
+class Settings(BaseSettings):
+    """Everything the server can be told. Field names are the TOML keys and flag names."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KEYSTEAD_", extra="forbid", frozen=True, validate_default=True
+    )
+
+    dev: bool = False
+    data_dir: Path = Path("keystead-data")
+    listen: str = "127.0.0.1:8200"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure_http: bool = False
+    database_url: SecretStr | None = None
+    max_request_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - not used
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags, then environment, then the TOML file."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, port = split_listen(value)
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def host(self) -> str:
+        """The address to bind."""
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        """The TCP port to bind."""
+        return split_listen(self.listen)[1]
+
+    @property
+    def database_url_value(self) -> str:
+        """The database URL; SQLite in the data directory by default."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'keystead.db').resolve()}"
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[v6]:PORT`` for IPv6) into host and port.
+
+    Raises:
+        ValueError: Not of that form, or the port is not 1 to 65535.
+    """
+    host, sep, port_text = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit():
+        msg = f"expected HOST:PORT, got {value!r}"
+        raise ValueError(msg)
+    port = int(port_text)
+    if not 1 <= port <= MAX_PORT:
+        msg = f"port must be 1 to {MAX_PORT}, got {port}"
+        raise ValueError(msg)
+    return host, port
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(config_file: Path | None = None, **flags: object) -> Settings:
+    """Build the settings from flags, environment and an optional TOML file.
+
+    Args:
+        config_file: A TOML file whose keys are the setting names.
+        **flags: Values given on the command line; ``None`` means "not given".
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigurationError: A setting is wrong; the message names it.
+    """
+    if config_file is not None and not config_file.is_file():
+        msg = f"config: {config_file} does not exist or is not a file"
+        raise ConfigurationError(msg)
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(toml_file=config_file)
+
+    given: dict[str, Any] = {name: value for name, value in flags.items() if value is not None}
+    try:
+        settings: Settings = _FromFile(**given)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+    except (OSError, ValueError) as exc:  # an unreadable or malformed TOML file
+        msg = f"config: cannot read {config_file}: {exc}"
+        raise ConfigurationError(msg) from None
+    if settings.dev and "data_dir" not in given and "data_dir" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"data_dir": DEV_DATA_DIR})
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        problems.append(f"{name}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def check_server_settings(settings: Settings) -> None:
+    """Check what a production server needs before it binds a socket.
+
+    Raises:
+        ConfigurationError: Naming the setting at fault.
+    """
+    if settings.insecure_http:
+        if not is_loopback(settings.host):
+            msg = (
+                f"insecure_http: plain HTTP is only allowed on a loopback address, "
+                f"not {settings.host}"
+            )
+            raise ConfigurationError(msg)
+    elif not settings.dev and (settings.tls_cert is None or settings.tls_key is None):
+        msg = "tls_cert: HTTPS needs --tls-cert and --tls-key (or --dev, or --insecure-http)"
+        raise ConfigurationError(msg)
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        msg = f"data_dir: {settings.data_dir} exists and is not a directory"
+        raise ConfigurationError(msg)

@@ -1,0 +1,20 @@
+"""Hashes for identifiers of secrets (tokens), compared in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def token_digest(token: str) -> bytes:
+    """Return the SHA-256 digest under which a bearer token is stored.
+
+    Tokens carry 256 random bits, so an unsalted fast hash is enough: there is nothing
+    to guess (unlike passwords, which get Argon2id).
+    """
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def equal(left: bytes, right: bytes) -> bool:
+    """Compare two byte strings in constant time."""
+    return hmac.compare_digest(left, right)

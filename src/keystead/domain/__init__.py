@@ -1,0 +1,1 @@
+"""Plain types and rules: specs, states, transitions. Standard library only."""

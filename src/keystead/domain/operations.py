@@ -1,0 +1,55 @@
+"""Which lifecycle state permits which operation: one declarative table (STYLE.md C8)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Final
+
+from keystead.domain.lifecycle import KeyState
+from keystead.errors import KeyStateForbidsOperation
+
+
+class KeyOperation(StrEnum):
+    """An operation that uses key material."""
+
+    ENCRYPT = "encrypt"
+    DECRYPT = "decrypt"
+    SIGN = "sign"
+    VERIFY = "verify"
+    MAC = "mac"
+    MAC_VERIFY = "mac_verify"
+    WRAP = "wrap"
+    UNWRAP = "unwrap"
+
+
+PROTECT_OPERATIONS: Final = frozenset(
+    {KeyOperation.ENCRYPT, KeyOperation.SIGN, KeyOperation.MAC, KeyOperation.WRAP}
+)
+PROCESS_OPERATIONS: Final = frozenset(
+    {KeyOperation.DECRYPT, KeyOperation.VERIFY, KeyOperation.MAC_VERIFY, KeyOperation.UNWRAP}
+)
+
+PERMITTED_OPERATIONS: Final[Mapping[KeyState, frozenset[KeyOperation]]] = {
+    KeyState.PRE_ACTIVE: frozenset(),
+    KeyState.ACTIVE: PROTECT_OPERATIONS | PROCESS_OPERATIONS,
+    KeyState.SUSPENDED: frozenset(),
+    KeyState.DEACTIVATED: PROCESS_OPERATIONS,
+    # COMPROMISED processes only with an explicit, audited override (ARCHITECTURE.md s. 3);
+    # the override is checked by the service, so the plain table allows nothing.
+    KeyState.COMPROMISED: frozenset(),
+    KeyState.DESTROY_PENDING: frozenset(),
+    KeyState.DESTROYED: frozenset(),
+    KeyState.DESTROYED_COMPROMISED: frozenset(),
+}
+
+
+def check_permitted(state: KeyState, operation: KeyOperation) -> None:
+    """Raise unless a key in ``state`` may perform ``operation``.
+
+    Raises:
+        KeyStateForbidsOperation: The message names the state and the operation.
+    """
+    if operation not in PERMITTED_OPERATIONS[state]:
+        msg = f"a key in state {state} cannot {operation}"
+        raise KeyStateForbidsOperation(msg)

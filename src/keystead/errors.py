@@ -1,0 +1,241 @@
+"""The error tree of Keystead.
+
+Every error carries a stable wire ``code`` (ARCHITECTURE.md section 6) and a
+``public_detail`` that is safe to show to any caller; ``operator_detail`` is for the
+server log only. No HTTP knowledge lives here: ``keystead.api.errors`` maps families
+to statuses (STYLE.md C12).
+
+::
+
+    KeysteadError
+    ├── NotFoundError ────── KeyNotFound, KeyVersionNotFound, RouteNotFound
+    ├── ConflictError ────── KeyAlreadyExists, InvalidStateTransition, AlreadyInitialized,
+    │                        KeyStateForbidsOperation
+    ├── ValidationError ──── ValidationFailed, MalformedRequest, PayloadTooLarge,
+    │                        UnsupportedMediaType, InvalidUnsealShare
+    ├── AuthError ────────── Unauthenticated, PermissionDenied
+    ├── SealedError ──────── Sealed, NotInitialized
+    ├── CryptoError ──────── DecryptionFailed (opaque, code InvalidCiphertext),
+    │                        InvalidRootKey
+    ├── BackendError ─────── StorageError, StorageIntegrityError
+    └── ConfigurationError
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class KeysteadError(Exception):
+    """Base of every error Keystead raises on purpose.
+
+    Attributes:
+        code: The stable wire name of the error.
+        public_detail: A message safe to return to the caller.
+        operator_detail: Extra context for the server log; never returned.
+    """
+
+    code: ClassVar[str] = "InternalError"
+    default_detail: ClassVar[str] = "internal error"
+
+    def __init__(self, public_detail: str | None = None, *, operator_detail: str = "") -> None:
+        self.public_detail = public_detail or self.default_detail
+        self.operator_detail = operator_detail
+        super().__init__(self.public_detail)
+
+
+class NotFoundError(KeysteadError):
+    """Something addressed by the caller does not exist."""
+
+    code = "NotFound"
+    default_detail = "not found"
+
+
+class KeyNotFound(NotFoundError):
+    """No key has that id or name."""
+
+    code = "KeyNotFound"
+    default_detail = "key not found"
+
+
+class KeyVersionNotFound(NotFoundError):
+    """The key has no such version."""
+
+    code = "KeyVersionNotFound"
+    default_detail = "key version not found"
+
+
+class RouteNotFound(NotFoundError):
+    """No endpoint answers at that path."""
+
+    code = "RouteNotFound"
+    default_detail = "no such endpoint"
+
+
+class MethodNotAllowed(NotFoundError):
+    """The endpoint exists but not with that HTTP method."""
+
+    code = "MethodNotAllowed"
+    default_detail = "method not allowed on this endpoint"
+
+
+class ConflictError(KeysteadError):
+    """The request conflicts with the current state of something."""
+
+    code = "Conflict"
+    default_detail = "conflict"
+
+
+class KeyAlreadyExists(ConflictError):
+    """A key with that name exists already."""
+
+    code = "KeyAlreadyExists"
+    default_detail = "a key with that name already exists"
+
+
+class AlreadyInitialized(ConflictError):
+    """``init`` was called on a server that is initialised."""
+
+    code = "AlreadyInitialized"
+    default_detail = "the server is already initialised"
+
+
+class InvalidStateTransition(ConflictError):
+    """A lifecycle transition not in the table of ARCHITECTURE.md section 3."""
+
+    code = "InvalidStateTransition"
+    default_detail = "that state transition is not allowed"
+
+
+class KeyStateForbidsOperation(ConflictError):
+    """The key's lifecycle state does not permit the operation."""
+
+    code = "KeyStateForbidsOperation"
+    default_detail = "the key's state does not permit this operation"
+
+
+class ValidationError(KeysteadError):
+    """The request is well-formed transport but its content is not acceptable."""
+
+    code = "ValidationFailed"
+    default_detail = "the request is not valid"
+
+
+class ValidationFailed(ValidationError):
+    """A field has a wrong type, a value out of range, or an unknown name."""
+
+
+class MalformedRequest(ValidationError):
+    """The body is not parseable JSON."""
+
+    code = "MalformedRequest"
+    default_detail = "the request body is not valid JSON"
+
+
+class PayloadTooLarge(ValidationError):
+    """The body is larger than ``max_request_bytes``."""
+
+    code = "PayloadTooLarge"
+    default_detail = "the request body is too large"
+
+
+class UnsupportedMediaType(ValidationError):
+    """The body is not ``application/json``."""
+
+    code = "UnsupportedMediaType"
+    default_detail = "the request body must be application/json"
+
+
+class InvalidUnsealShare(ValidationError):
+    """An unseal share that cannot be a share of any root key (bad length or encoding)."""
+
+    code = "InvalidUnsealShare"
+    default_detail = "the unseal share is malformed"
+
+
+class AuthError(KeysteadError):
+    """The caller is not who it must be, or may not do this."""
+
+    code = "Unauthenticated"
+    default_detail = "authentication required"
+
+
+class Unauthenticated(AuthError):
+    """No token, or a token that is unknown, expired or revoked."""
+
+
+class PermissionDenied(AuthError):
+    """The caller is known but not allowed to do this."""
+
+    code = "PermissionDenied"
+    default_detail = "permission denied"
+
+
+class SealedError(KeysteadError):
+    """The server cannot read any secret: it is sealed or not initialised."""
+
+    code = "Sealed"
+    default_detail = "the server is sealed"
+
+
+class Sealed(SealedError):
+    """The barrier holds no keyring."""
+
+
+class NotInitialized(SealedError):
+    """The server has no root key yet: call ``init``."""
+
+    code = "NotInitialized"
+    default_detail = "the server is not initialised"
+
+
+class CryptoError(KeysteadError):
+    """A cryptographic check failed."""
+
+    code = "CryptoError"
+    default_detail = "cryptographic operation failed"
+
+
+class DecryptionFailed(CryptoError):
+    """Any failure to decrypt or unwrap: deliberately opaque (STYLE.md C14)."""
+
+    code = "InvalidCiphertext"
+    default_detail = "decryption failed"
+
+
+class InvalidRootKey(CryptoError):
+    """The unseal shares rebuilt a key that does not open this server's keyring."""
+
+    code = "InvalidUnsealKey"
+    default_detail = (
+        "the shares given do not rebuild this server's root key "
+        "(a wrong, corrupted or foreign share); unseal progress was reset"
+    )
+
+
+class BackendError(KeysteadError):
+    """A backend the server depends on failed."""
+
+    code = "BackendUnavailable"
+    default_detail = "a storage or HSM backend is unavailable"
+
+
+class StorageError(BackendError):
+    """The database failed."""
+
+    code = "StorageUnavailable"
+    default_detail = "the database is unavailable"
+
+
+class StorageIntegrityError(BackendError):
+    """A stored value failed its integrity check: it was altered or moved to another row."""
+
+    code = "StorageIntegrityError"
+    default_detail = "stored data failed its integrity check; the operator must investigate"
+
+
+class ConfigurationError(KeysteadError):
+    """A setting is missing or wrong; the detail names the setting."""
+
+    code = "ConfigurationError"
+    default_detail = "invalid configuration"

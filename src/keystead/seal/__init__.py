@@ -1,0 +1,1 @@
+"""The root of trust: Shamir shares, the barrier and its keyring."""

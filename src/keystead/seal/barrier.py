@@ -1,0 +1,209 @@
+"""The barrier: owns the sealed state and the keyring that encrypts every secret at rest.
+
+Keyring plaintext (encrypted under the root key with AES-256-GCM, associated data
+``b"keystead/keyring/v1"``; a wrong root key fails the tag, which is how a wrong or
+foreign set of unseal shares is told apart)::
+
+    "KSKR" | format 0x01 | active term (u32 BE) | count (u16 BE)
+           | count x (term u32 BE | key 32 bytes)
+
+Barrier value (what storage holds in every ``*_wrapped`` column)::
+
+    term (u32 BE) | nonce (12) | ciphertext || tag (16)
+
+with associated data ``b"keystead/barrier/v1" | term | row binding``, so a value copied
+onto another row, or re-labelled with another term, fails to decrypt.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+from keystead.crypto import aead
+from keystead.crypto.random import generate_key
+from keystead.crypto.secret import KeyMaterial
+from keystead.errors import DecryptionFailed, InvalidRootKey, Sealed
+from keystead.types import Term
+
+_KEYRING_AAD: Final = b"keystead/keyring/v1"
+_VALUE_AAD: Final = b"keystead/barrier/v1"
+_KEYRING_MAGIC: Final = b"KSKR\x01"
+_TERM = struct.Struct(">I")
+_HEADER = struct.Struct(">IH")
+_KEY_BYTES: Final = 32
+
+
+class Keyring:
+    """The terms of barrier keys; the newest term encrypts, every term decrypts."""
+
+    __slots__ = ("_active", "_terms")
+
+    def __init__(self, terms: dict[Term, KeyMaterial], active: Term) -> None:
+        self._terms = terms
+        self._active = active
+
+    @classmethod
+    def new(cls) -> Keyring:
+        """Return a keyring with a single fresh term, number 1."""
+        return cls({Term(1): generate_key(_KEY_BYTES)}, Term(1))
+
+    @property
+    def active_term(self) -> Term:
+        """The term that encrypts new values."""
+        return self._active
+
+    def key(self, term: Term) -> KeyMaterial:
+        """Return the key of ``term``.
+
+        Raises:
+            DecryptionFailed: No such term.
+        """
+        try:
+            return self._terms[term]
+        except KeyError:
+            raise DecryptionFailed from None
+
+    def rotated(self) -> Keyring:
+        """Return a keyring with one more term, which becomes the active one."""
+        term = Term(max(self._terms) + 1)
+        return Keyring({**self._terms, term: generate_key(_KEY_BYTES)}, term)
+
+    def wrap(self, root_key: KeyMaterial) -> bytes:
+        """Serialise and encrypt the keyring under the root key."""
+        parts = [_KEYRING_MAGIC, _HEADER.pack(self._active, len(self._terms))]
+        for term in sorted(self._terms):
+            with self._terms[term].expose() as raw:
+                parts.append(_TERM.pack(term) + raw)
+        return aead.encrypt(root_key, b"".join(parts), _KEYRING_AAD)
+
+    @classmethod
+    def unwrap(cls, root_key: KeyMaterial, wrapped: bytes) -> Keyring:
+        """Decrypt and parse a keyring made by :meth:`wrap`.
+
+        Raises:
+            InvalidRootKey: ``root_key`` is not the key the keyring was wrapped under.
+        """
+        try:
+            plain = aead.decrypt(root_key, wrapped, _KEYRING_AAD)
+        except DecryptionFailed:
+            raise InvalidRootKey from None
+        active, count = _HEADER.unpack_from(plain, len(_KEYRING_MAGIC))
+        offset = len(_KEYRING_MAGIC) + _HEADER.size
+        terms: dict[Term, KeyMaterial] = {}
+        for _ in range(count):
+            (term,) = _TERM.unpack_from(plain, offset)
+            start = offset + _TERM.size
+            terms[Term(term)] = KeyMaterial(plain[start : start + _KEY_BYTES])
+            offset = start + _KEY_BYTES
+        return cls(terms, Term(active))
+
+    def wipe(self) -> None:
+        """Overwrite every term's key."""
+        for key in self._terms.values():
+            key.wipe()
+
+
+class Barrier:
+    """Holds the root key and keyring while unsealed; refuses everything while sealed."""
+
+    __slots__ = ("_keyring", "_root_key")
+
+    def __init__(self) -> None:
+        self._root_key: KeyMaterial | None = None
+        self._keyring: Keyring | None = None
+
+    def __repr__(self) -> str:
+        return f"Barrier(sealed={self.sealed})"
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the barrier holds no keyring."""
+        return self._keyring is None
+
+    @property
+    def active_term(self) -> Term:
+        """The keyring term that encrypts new values.
+
+        Raises:
+            Sealed: The barrier is sealed.
+        """
+        return self._require_keyring().active_term
+
+    def require_unsealed(self) -> None:
+        """Return quietly when unsealed.
+
+        Raises:
+            Sealed: The barrier is sealed.
+        """
+        self._require_keyring()
+
+    def unseal(self, root_key: KeyMaterial, keyring_wrapped: bytes) -> None:
+        """Open the keyring with ``root_key`` and keep both in memory.
+
+        Raises:
+            InvalidRootKey: The root key does not open this keyring.
+        """
+        keyring = Keyring.unwrap(root_key, keyring_wrapped)
+        self.seal()
+        self._root_key, self._keyring = root_key, keyring
+
+    def seal(self) -> None:
+        """Drop and overwrite the root key and every keyring term."""
+        if self._keyring is not None:
+            self._keyring.wipe()
+        if self._root_key is not None:
+            self._root_key.wipe()
+        self._root_key = self._keyring = None
+
+    def rotate(self) -> bytes:
+        """Add a keyring term, make it active, and return the keyring to persist.
+
+        Raises:
+            Sealed: The barrier is sealed.
+        """
+        keyring = self._require_keyring().rotated()
+        if self._root_key is None:  # pragma: no cover - set together with the keyring
+            raise Sealed
+        wrapped = keyring.wrap(self._root_key)
+        self._keyring = keyring
+        return wrapped
+
+    def encrypt(self, plaintext: bytes, binding: bytes) -> bytes:
+        """Encrypt a value for storage, bound to its row by ``binding``.
+
+        Raises:
+            Sealed: The barrier is sealed.
+        """
+        keyring = self._require_keyring()
+        term = _TERM.pack(keyring.active_term)
+        key = keyring.key(keyring.active_term)
+        return term + aead.encrypt(key, plaintext, _VALUE_AAD + term + binding)
+
+    def decrypt(self, value: bytes, binding: bytes) -> bytes:
+        """Decrypt a value made by :meth:`encrypt` with the same ``binding``.
+
+        Raises:
+            Sealed: The barrier is sealed.
+            DecryptionFailed: Unknown term, other binding, or any changed byte.
+        """
+        keyring = self._require_keyring()
+        if len(value) < _TERM.size:
+            raise DecryptionFailed
+        term = value[: _TERM.size]
+        key = keyring.key(Term(_TERM.unpack(term)[0]))
+        return aead.decrypt(key, value[_TERM.size :], _VALUE_AAD + term + binding)
+
+    def _require_keyring(self) -> Keyring:
+        if self._keyring is None:
+            raise Sealed
+        return self._keyring
+
+
+def new_keyring_for(root_key: KeyMaterial) -> bytes:
+    """Create the first keyring and return it wrapped under ``root_key``."""
+    keyring = Keyring.new()
+    try:
+        return keyring.wrap(root_key)
+    finally:
+        keyring.wipe()

@@ -1,0 +1,1 @@
+"""Use cases: authorization, lifecycle rules, crypto and storage composed, one transaction each."""

@@ -1,0 +1,61 @@
+"""build_services(settings): the explicit wiring of every service (no globals, STYLE.md C5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keystead.config import Settings
+from keystead.seal.barrier import Barrier
+from keystead.services.clock import Clock, utc_now
+from keystead.services.crypto_ops import CryptoService
+from keystead.services.key_cache import KeyCache
+from keystead.services.keys import KeyService
+from keystead.services.system import SystemService
+from keystead.services.tokens import TokenService
+from keystead.storage.engine import AsyncEngine, create_database_engine, migrate, session_factory
+from keystead.storage.uow import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Every service of one server process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    barrier: Barrier
+    system: SystemService
+    tokens: TokenService
+    keys: KeyService
+    crypto: CryptoService
+
+    async def close(self) -> None:
+        """Seal (wiping key material) and release the database connections."""
+        self.barrier.seal()
+        await self.engine.dispose()
+
+
+def build_services(
+    settings: Settings, *, clock: Clock = utc_now, run_migrations: bool = True
+) -> Services:
+    """Wire the services of one process; migrates the database first unless told not to.
+
+    Raises:
+        ConfigurationError: The database URL is not usable.
+    """
+    url = settings.database_url_value
+    if run_migrations:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        migrate(url)
+    engine = create_database_engine(url)
+    database = Database(session_factory(engine))
+    barrier = Barrier()
+    cache = KeyCache()
+    tokens = TokenService(database, clock)
+
+    def on_seal() -> None:
+        cache.clear()
+        tokens.forget_all()
+
+    system = SystemService(database, barrier, tokens, clock, on_seal)
+    keys = KeyService(database, barrier, cache, clock)
+    return Services(settings, engine, barrier, system, tokens, keys, CryptoService(keys))

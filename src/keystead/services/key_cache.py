@@ -1,0 +1,79 @@
+"""A bounded cache of keys and their unwrapped versions, so a hot key costs no read or unwrap.
+
+Flushed whole on seal, and per key on any change of that key (STYLE.md C16).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from keystead.crypto.secret import KeyMaterial
+from keystead.domain.models import Key
+from keystead.types import KeyId
+
+
+@dataclass(slots=True)
+class CachedKey:
+    """A key's metadata and whichever of its versions have been unwrapped."""
+
+    key: Key
+    materials: dict[int, KeyMaterial] = field(default_factory=dict, repr=False)
+
+
+class KeyCache:
+    """Least-recently-used keys, at most ``capacity`` of them."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._capacity = capacity
+        self._by_id: OrderedDict[KeyId, CachedKey] = OrderedDict()
+        self._ids_by_name: dict[str, KeyId] = {}
+
+    def __repr__(self) -> str:
+        return f"KeyCache({len(self._by_id)} keys)"
+
+    def get(self, key_id: KeyId) -> CachedKey | None:
+        """Return the cached entry of a key, marking it recently used."""
+        entry = self._by_id.get(key_id)
+        if entry is not None:
+            self._by_id.move_to_end(key_id)
+        return entry
+
+    def get_by_name(self, name: str) -> CachedKey | None:
+        """Return the cached entry of the key with that name."""
+        key_id = self._ids_by_name.get(name)
+        return None if key_id is None else self.get(key_id)
+
+    def put(self, key: Key) -> CachedKey:
+        """Cache a key's metadata (keeping materials already unwrapped for it)."""
+        entry = self._by_id.get(key.id)
+        if entry is None or entry.key != key:
+            self.forget(key.id)
+            entry = CachedKey(key)
+            self._by_id[key.id] = entry
+            self._ids_by_name[key.name] = key.id
+        self._by_id.move_to_end(key.id)
+        while len(self._by_id) > self._capacity:
+            _, evicted = self._by_id.popitem(last=False)
+            self._drop(evicted)
+        return entry
+
+    def forget(self, key_id: KeyId) -> None:
+        """Drop one key and wipe its cached material."""
+        entry = self._by_id.pop(key_id, None)
+        if entry is not None:
+            self._drop(entry)
+
+    def clear(self) -> None:
+        """Drop and wipe everything."""
+        for entry in self._by_id.values():
+            self._drop(entry, keep_index=True)
+        self._by_id.clear()
+        self._ids_by_name.clear()
+
+    def _drop(self, entry: CachedKey, *, keep_index: bool = False) -> None:
+        for material in entry.materials.values():
+            material.wipe()
+        entry.materials.clear()
+        if not keep_index:
+            self._ids_by_name.pop(entry.key.name, None)

@@ -1,0 +1,195 @@
+"""Initialise, unseal, seal and rotate the keyring: the life of the root of trust."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from keystead.crypto.random import generate_key
+from keystead.crypto.secret import KeyMaterial
+from keystead.errors import (
+    InvalidRootKey,
+    InvalidUnsealShare,
+    NotInitialized,
+    ValidationFailed,
+)
+from keystead.seal import shamir
+from keystead.seal.barrier import Barrier, new_keyring_for
+from keystead.services.clock import Clock
+from keystead.services.tokens import TokenService
+from keystead.storage.repositories import SealConfig
+from keystead.storage.uow import Database
+
+ROOT_KEY_BYTES = 32
+SHARE_BYTES = ROOT_KEY_BYTES + 1
+MAX_SHARES = 255
+
+
+@dataclass(frozen=True, slots=True)
+class SealStatus:
+    """What anyone may know about the seal."""
+
+    initialized: bool
+    sealed: bool
+    seal_type: str
+    shares: int
+    threshold: int
+    progress: int
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    """Returned once by init: the unseal shares and the root token. Never stored."""
+
+    shares: list[bytes] = field(repr=False)
+    root_token: str = field(repr=False)
+
+
+class SystemService:
+    """Owns the barrier's life: init, the unseal quorum, seal, keyring rotation."""
+
+    def __init__(
+        self,
+        database: Database,
+        barrier: Barrier,
+        tokens: TokenService,
+        clock: Clock,
+        on_seal: Callable[[], None],
+    ) -> None:
+        self._database = database
+        self._barrier = barrier
+        self._tokens = tokens
+        self._clock = clock
+        self._on_seal = on_seal
+        self._config: SealConfig | None = None
+        self._pending: list[bytes] = []
+        self._lock = asyncio.Lock()
+
+    async def status(self) -> SealStatus:
+        """Return the seal status (reads the database only until the server is initialised).
+
+        Raises:
+            StorageError: The database is unavailable.
+        """
+        config = await self._load_config()
+        if config is None:
+            return SealStatus(False, True, "shamir", 0, 0, 0)  # noqa: FBT003 - positional record
+        return SealStatus(
+            initialized=True,
+            sealed=self._barrier.sealed,
+            seal_type=config.seal_type,
+            shares=config.secret_shares,
+            threshold=config.secret_threshold,
+            progress=len(self._pending),
+        )
+
+    async def initialize(self, shares: int, threshold: int) -> InitResult:
+        """Create the root key, split it, store the first keyring and the root token.
+
+        The server stays sealed afterwards, as Vault's does: unseal with the shares.
+
+        Raises:
+            ValidationFailed: Not 1 <= threshold <= shares <= 255.
+            AlreadyInitialized: The server was initialised before.
+        """
+        if not 1 <= threshold <= shares <= MAX_SHARES:
+            msg = f"need 1 <= threshold <= shares <= {MAX_SHARES}, got {threshold} of {shares}"
+            raise ValidationFailed(msg)
+        root_key = generate_key(ROOT_KEY_BYTES)
+        try:
+            with root_key.expose() as raw:
+                parts = shamir.split(raw, shares, threshold)
+            config = SealConfig("shamir", shares, threshold, new_keyring_for(root_key))
+        finally:
+            root_key.wipe()
+        async with self._lock, self._database.unit_of_work() as uow:
+            now = self._clock()
+            await uow.system.create_seal_config(config, now)
+            root_token = await self._tokens.create_root_token(uow, now)
+        self._config = config
+        return InitResult(parts, root_token)
+
+    async def unseal(self, share: bytes) -> SealStatus:
+        """Add one share; with the threshold reached, rebuild the root key and open the keyring.
+
+        Raises:
+            NotInitialized: There is nothing to unseal yet.
+            InvalidUnsealShare: The share has the wrong length or was given already.
+            InvalidRootKey: The shares do not rebuild this server's root key; progress reset.
+        """
+        async with self._lock:
+            config = await self._load_config()
+            if config is None:
+                raise NotInitialized
+            if not self._barrier.sealed:
+                return await self.status()
+            if len(share) != SHARE_BYTES:
+                msg = f"an unseal share is {SHARE_BYTES} bytes, this one is {len(share)}"
+                raise InvalidUnsealShare(msg)
+            if share in self._pending:
+                msg = "this share was given already"
+                raise InvalidUnsealShare(msg)
+            self._pending.append(share)
+            if len(self._pending) >= config.secret_threshold:
+                self._open(config)
+        return await self.status()
+
+    def _open(self, config: SealConfig) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            root_key = KeyMaterial(shamir.combine(pending))
+        except InvalidUnsealShare:
+            raise InvalidRootKey from None
+        try:
+            self._barrier.unseal(root_key, config.keyring_wrapped)
+        except InvalidRootKey:
+            root_key.wipe()
+            raise
+
+    async def reset_unseal(self) -> SealStatus:
+        """Forget the shares given so far.
+
+        Raises:
+            StorageError: The database is unavailable.
+        """
+        async with self._lock:
+            self._pending = []
+        return await self.status()
+
+    async def seal(self) -> SealStatus:
+        """Drop the root key, the keyring and every cached key from memory.
+
+        Raises:
+            StorageError: The database is unavailable.
+        """
+        async with self._lock:
+            self._barrier.seal()
+            self._pending = []
+            self._on_seal()
+        return await self.status()
+
+    async def rotate_keyring(self) -> int:
+        """Add a keyring term: new writes use it, older terms still decrypt.
+
+        Returns:
+            The new active term.
+
+        Raises:
+            Sealed: The server is sealed.
+        """
+        async with self._lock, self._database.unit_of_work() as uow:
+            wrapped = self._barrier.rotate()
+            await uow.system.replace_keyring(wrapped, self._clock())
+            config = self._config
+            if config is not None:
+                self._config = SealConfig(
+                    config.seal_type, config.secret_shares, config.secret_threshold, wrapped
+                )
+        return self._barrier.active_term
+
+    async def _load_config(self) -> SealConfig | None:
+        if self._config is None:
+            async with self._database.unit_of_work() as uow:
+                self._config = await uow.system.get_seal_config()
+        return self._config

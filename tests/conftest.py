@@ -1,0 +1,89 @@
+"""Shared fixtures: settings in a temporary data directory, an app, a client, a PostgreSQL DB."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from starlette.testclient import TestClient
+
+from keystead.api.app import create_app
+from keystead.config import Settings, load_settings
+
+POSTGRES_ENV = "KEYSTEAD_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", insecure_http=True)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A client of an app that owns its services (built, migrated and closed by lifespan)."""
+    with TestClient(create_app(settings), base_url="https://testserver") as test_client:
+        yield test_client
+
+
+@dataclass(frozen=True)
+class Initialized:
+    client: TestClient
+    shares: list[str]
+    root_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.root_token}"}
+
+    def unseal(self, *indexes: int) -> dict[str, object]:
+        body: dict[str, object] = {}
+        for index in indexes:
+            response = self.client.post("/v1/sys/unseal", json={"share": self.shares[index]})
+            assert response.status_code == 200, response.text
+            body = response.json()
+        return body
+
+
+@pytest.fixture
+def initialized(client: TestClient) -> Initialized:
+    """A server initialised with 5 shares, threshold 3, still sealed."""
+    response = client.post("/v1/sys/init", json={"shares": 5, "threshold": 3})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return Initialized(client, body["shares"], body["root_token"])
+
+
+@pytest.fixture
+def unsealed(initialized: Initialized) -> Initialized:
+    initialized.unseal(0, 1, 2)
+    return initialized
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.fail(f"{POSTGRES_ENV} is not set: run the tests with `make test`, which starts PostgreSQL")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"keystead_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_admin_url.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
