@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
+import structlog
 from starlette.testclient import TestClient
 
 from keystead.api.app import create_app
 from keystead.config import Settings, load_settings
+from keystead.logs import configure_logging
 
 POSTGRES_ENV = "KEYSTEAD_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def configured_logging() -> Iterator[Callable[[str, str], None]]:
+    """Configure the real log chain inside a test, and undo it afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    structlog.reset_defaults()
+    yield configure_logging
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
@@ -73,7 +88,9 @@ def b64(data: bytes) -> str:
 def postgres_admin_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if not url:
-        pytest.fail(f"{POSTGRES_ENV} is not set: run the tests with `make test`, which starts PostgreSQL")
+        pytest.fail(
+            f"{POSTGRES_ENV} is not set: run the tests with `make test`, which starts PostgreSQL"
+        )
     return url
 
 

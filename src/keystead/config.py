@@ -86,8 +86,12 @@ def split_listen(value: str) -> tuple[str, int]:
         ValueError: Not of that form, or the port is not 1 to 65535.
     """
     host, sep, port_text = value.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port_text.isdigit():
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        msg = f"an IPv6 address needs brackets, as in [::1]:8200; got {value!r}"
+        raise ValueError(msg)
+    if not sep or not host or not (port_text.isascii() and port_text.isdigit()):
         msg = f"expected HOST:PORT, got {value!r}"
         raise ValueError(msg)
     port = int(port_text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 import structlog
@@ -24,16 +24,33 @@ _LEVELS: Final = {"debug": logging.DEBUG, "info": logging.INFO, "warning": loggi
 def redact(
     _logger: object, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """Replace denylisted fields by a marker and any bytes by their length."""
+    """Replace denylisted fields by a marker and any bytes by their length, at any depth."""
     for name, value in event.items():
-        if name.lower() in _DENYLIST:
-            event[name] = REDACTED
-        elif (
-            isinstance(value, bytes | bytearray | memoryview)
-            or type(value).__name__ == "KeyMaterial"
-        ):
-            event[name] = f"<{len(value)} bytes>"
+        event[name] = REDACTED if name.lower() in _DENYLIST else _scrub(value)
     return event
+
+
+def _scrub(value: object) -> object:
+    if isinstance(value, bytes | bytearray | memoryview) or type(value).__name__ == "KeyMaterial":
+        return f"<{len(value)} bytes>"  # type: ignore[arg-type]  # every branch type has len()
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if str(key).lower() in _DENYLIST else _scrub(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_scrub(item) for item in value]
+    return value
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at write time (loggers are cached; streams get swapped)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
@@ -54,7 +71,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, force=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import Initialized
 from starlette.testclient import TestClient
+
+from conftest import Initialized
 
 
 def flip_bit(share: str, bit: int) -> str:
@@ -92,8 +93,8 @@ def test_a_share_with_one_flipped_bit_never_unseals(initialized: Initialized, bi
 
 
 def test_a_share_from_another_init_never_unseals(initialized: Initialized, tmp_path) -> None:
-    from keystead.config import load_settings  # noqa: PLC0415
-    from keystead.api.app import create_app  # noqa: PLC0415
+    from keystead.api.app import create_app
+    from keystead.config import load_settings
 
     other_settings = load_settings(data_dir=tmp_path / "other", insecure_http=True)
     with TestClient(create_app(other_settings), base_url="https://other") as other:

@@ -20,3 +20,7 @@ app.add_typer(operator.app, name="operator")
 def main() -> None:
     """Entry point of the ``keystead`` console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

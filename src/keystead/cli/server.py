@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import ssl
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +18,7 @@ from keystead.config import Settings, check_server_settings, load_settings
 from keystead.crypto.certificates import check_certificate_pair, ensure_dev_certificates
 from keystead.errors import ConfigurationError, KeysteadError
 from keystead.logs import configure_logging
-from keystead.services.container import build_services
+from keystead.services.container import build_services, prepare_database
 from keystead.services.devmode import bootstrap_dev
 
 _err = Console(stderr=True)
@@ -63,6 +64,7 @@ def serve(  # noqa: PLR0913, PLR0917 - one parameter per documented flag (ARCHIT
         check_server_settings(settings)
         settings = _prepare_tls(settings)
         configure_logging(settings.log_level, settings.log_format)
+        prepare_database(settings)
         if settings.dev:
             _announce_dev(settings, asyncio.run(_bootstrap(settings)))
     except KeysteadError as error:
@@ -93,7 +95,7 @@ def _dev_hosts(host: str) -> tuple[str, ...]:
 
 
 async def _bootstrap(settings: Settings) -> str:
-    services = build_services(settings)
+    services = build_services(settings, run_migrations=False)
     try:
         return await bootstrap_dev(services)
     finally:
@@ -130,5 +132,16 @@ def _run(settings: Settings) -> None:
     config.load()
     if config.ssl is not None:
         config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
+    # that was in place before it: make that a clean exit, so supervisors see status 0.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     _err.print(f"Keystead listening on {_address(settings)}", highlight=False)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        _err.print("Keystead stopped.", highlight=False)
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)

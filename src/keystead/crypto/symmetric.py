@@ -43,6 +43,12 @@ _PARAMETERS: Final[Mapping[AeadAlgorithm, _Parameters]] = {
 _BY_ID: Final = {params.algorithm_id: algorithm for algorithm, params in _PARAMETERS.items()}
 
 
+def _check_key(params: _Parameters, key: KeyMaterial) -> None:
+    if len(key) != params.key_bytes:
+        msg = f"this algorithm needs a {params.key_bytes}-byte key, got {len(key)}"
+        raise ValueError(msg)
+
+
 def generate(algorithm: AeadAlgorithm) -> KeyMaterial:
     """Return fresh key material of the right length from the OS CSPRNG."""
     return generate_key(_PARAMETERS[algorithm].key_bytes)
@@ -88,6 +94,7 @@ def _encrypt_from_parts(  # noqa: PLR0913 - the injectable seam of STYLE.md C22
     nonce: bytes,
 ) -> bytes:
     params = _PARAMETERS[algorithm]
+    _check_key(params, key)
     prefix = EnvelopeHeader(header[0], header[1], params.algorithm_id).pack() + nonce
     with key.expose() as raw:
         body = params.cipher(raw).encrypt(nonce, plaintext, prefix + canonical_context(context))
@@ -116,6 +123,7 @@ def decrypt(
     """
     header = parse_header(ciphertext)
     params = _PARAMETERS[algorithm]
+    _check_key(params, key)
     if header.algorithm_id != params.algorithm_id:
         raise DecryptionFailed
     split = len(header.pack()) + params.nonce_bytes

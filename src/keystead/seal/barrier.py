@@ -145,6 +145,8 @@ class Barrier:
             InvalidRootKey: The root key does not open this keyring.
         """
         keyring = Keyring.unwrap(root_key, keyring_wrapped)
+        if self._root_key is root_key:
+            self._root_key = None  # the caller hands back the key we hold: keep, don't wipe
         self.seal()
         self._root_key, self._keyring = root_key, keyring
 

@@ -34,6 +34,17 @@ class Services:
         await self.engine.dispose()
 
 
+def prepare_database(settings: Settings) -> None:
+    """Create the data directory and bring the database schema up to date.
+
+    Raises:
+        ConfigurationError: The database URL is not usable.
+        StorageError: The database cannot be reached or migrated.
+    """
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    migrate(settings.database_url_value)
+
+
 def build_services(
     settings: Settings, *, clock: Clock = utc_now, run_migrations: bool = True
 ) -> Services:
@@ -42,11 +53,9 @@ def build_services(
     Raises:
         ConfigurationError: The database URL is not usable.
     """
-    url = settings.database_url_value
     if run_migrations:
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        migrate(url)
-    engine = create_database_engine(url)
+        prepare_database(settings)
+    engine = create_database_engine(settings.database_url_value)
     database = Database(session_factory(engine))
     barrier = Barrier()
     cache = KeyCache()

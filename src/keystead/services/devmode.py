@@ -5,6 +5,7 @@ Never for production: whoever reads the data directory holds the root key.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import Final
@@ -31,7 +32,8 @@ async def bootstrap_dev(services: Services) -> str:
     status = await services.system.status()
     if not status.initialized:
         result = await services.system.initialize(1, 1)
-        _write_private(data_dir / DEV_SHARE_FILE, result.shares[0])
+        # Base64 text, the form `keystead operator unseal` takes after a manual seal.
+        _write_private(data_dir / DEV_SHARE_FILE, base64.b64encode(result.shares[0]))
         _write_private(data_dir / DEV_TOKEN_FILE, result.root_token.encode("ascii"))
     return (data_dir / DEV_TOKEN_FILE).read_text(encoding="ascii").strip()
 
@@ -42,5 +44,5 @@ async def unseal_dev(services: Services) -> None:
     Raises:
         InvalidRootKey: The share file does not belong to this database.
     """
-    share = (services.settings.data_dir / DEV_SHARE_FILE).read_bytes()
-    await services.system.unseal(share)
+    share_text = (services.settings.data_dir / DEV_SHARE_FILE).read_text(encoding="ascii")
+    await services.system.unseal(base64.b64decode(share_text.strip()))

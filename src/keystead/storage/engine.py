@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,7 +26,7 @@ __all__ = [
     "session_factory",
 ]
 
-from keystead.errors import ConfigurationError
+from keystead.errors import ConfigurationError, StorageError
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -89,5 +90,8 @@ def migrate(database_url: str) -> None:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+    except OperationalError as exc:
+        msg = f"database_url: cannot use {mask_dsn(database_url)}: {exc.orig}"
+        raise StorageError(msg) from None
     finally:
         engine.dispose()

@@ -1,0 +1,205 @@
+"""The SDK's exceptions, and the mapping from a problem ``code`` back to them (STYLE.md C12, C31).
+
+::
+
+    KeysteadSDKError
+    ├── ConfigurationError ─── bad address or CA certificate (raised before any request)
+    ├── TransportError ─────── the server could not be reached (refused, TLS, timeout)
+    └── KeysteadAPIError ───── the server answered with an error (status, code, detail, request_id)
+        ├── Unauthenticated
+        ├── PermissionDenied
+        ├── NotFound ───────── KeyNotFound, KeyVersionNotFound, RouteNotFound, MethodNotAllowed
+        ├── Conflict ───────── AlreadyInitialized, KeyAlreadyExists, InvalidStateTransition,
+        │                      KeyStateForbidsOperation
+        ├── ValidationFailed ─ ValidationFailed, MalformedRequest, PayloadTooLarge,
+        │                      UnsupportedMediaType, InvalidUnsealShare
+        ├── InvalidCiphertext
+        ├── InvalidUnsealKey
+        ├── Sealed ─────────── Sealed, NotInitialized
+        └── ServerError ────── any other 5xx
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import httpx
+
+PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
+_FALLBACK_CODE: Final = "HTTPError"
+
+
+class KeysteadSDKError(Exception):
+    """Base of every exception the SDK raises on purpose."""
+
+
+class ConfigurationError(KeysteadSDKError, ValueError):
+    """The client's settings are unusable: a bad address or CA certificate file."""
+
+
+class TransportError(KeysteadSDKError):
+    """The server could not be reached: connection refused, TLS verification failed, timeout.
+
+    Attributes:
+        address: The server address the client was configured with.
+    """
+
+    def __init__(self, address: str, cause: httpx.TransportError) -> None:
+        self.address = address
+        reason = str(cause) or type(cause).__name__
+        hint = ""
+        if "CERTIFICATE_VERIFY_FAILED" in reason:
+            hint = " (TLS verification failed: set KEYSTEAD_CACERT or ca_cert to the server's CA)"
+        super().__init__(f"cannot reach Keystead at {address}: {reason}{hint}")
+
+
+class KeysteadAPIError(KeysteadSDKError):
+    """The server answered with an RFC 9457 problem (or another HTTP error).
+
+    Attributes:
+        status: The HTTP status code.
+        code: The stable error name of ARCHITECTURE.md section 6 (``"HTTPError"`` when the
+            body was not a problem document).
+        detail: The server's public explanation.
+        request_id: The server's request id, to quote when reading the server log.
+    """
+
+    def __init__(self, status: int, code: str, detail: str, request_id: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.request_id = request_id
+        super().__init__(status, code, detail, request_id)
+
+    def __str__(self) -> str:
+        suffix = f" [request_id={self.request_id}]" if self.request_id else ""
+        return f"{self.code} ({self.status}): {self.detail}{suffix}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
+            f"detail={self.detail!r}, request_id={self.request_id!r})"
+        )
+
+
+class Unauthenticated(KeysteadAPIError):
+    """No token, or a token that is unknown, expired or revoked (401)."""
+
+
+class PermissionDenied(KeysteadAPIError):
+    """The token is valid but may not do this (403)."""
+
+
+class NotFound(KeysteadAPIError):
+    """The key, key version or endpoint does not exist (404)."""
+
+
+class Conflict(KeysteadAPIError):
+    """The request conflicts with the current state: a duplicate name, a lifecycle rule (409)."""
+
+
+class ValidationFailed(KeysteadAPIError):
+    """The request was refused as invalid: a field, the body, its size, an unseal share (4xx)."""
+
+
+class InvalidCiphertext(KeysteadAPIError):
+    """The ciphertext or its context did not decrypt; deliberately opaque (400)."""
+
+
+class InvalidUnsealKey(KeysteadAPIError):
+    """The shares given rebuild a key that does not open this server; progress was reset."""
+
+
+class Sealed(KeysteadAPIError):
+    """The server is sealed or not initialised (503)."""
+
+
+class ServerError(KeysteadAPIError):
+    """The server failed (5xx) for a reason the caller cannot fix."""
+
+
+_BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
+    "Unauthenticated": Unauthenticated,
+    "PermissionDenied": PermissionDenied,
+    "NotFound": NotFound,
+    "KeyNotFound": NotFound,
+    "KeyVersionNotFound": NotFound,
+    "RouteNotFound": NotFound,
+    "MethodNotAllowed": NotFound,
+    "Conflict": Conflict,
+    "AlreadyInitialized": Conflict,
+    "KeyAlreadyExists": Conflict,
+    "InvalidStateTransition": Conflict,
+    "KeyStateForbidsOperation": Conflict,
+    "ValidationFailed": ValidationFailed,
+    "MalformedRequest": ValidationFailed,
+    "PayloadTooLarge": ValidationFailed,
+    "UnsupportedMediaType": ValidationFailed,
+    "InvalidUnsealShare": ValidationFailed,
+    "InvalidCiphertext": InvalidCiphertext,
+    "InvalidUnsealKey": InvalidUnsealKey,
+    "Sealed": Sealed,
+    "NotInitialized": Sealed,
+}
+
+# Used when the code is unknown (a newer server) or absent (a proxy's HTML page).
+_BY_STATUS: Final[Mapping[int, type[KeysteadAPIError]]] = {
+    400: ValidationFailed,
+    401: Unauthenticated,
+    403: PermissionDenied,
+    404: NotFound,
+    405: NotFound,
+    409: Conflict,
+    413: ValidationFailed,
+    415: ValidationFailed,
+    422: ValidationFailed,
+}
+
+
+def header(response: httpx.Response, name: str) -> str:
+    """Return a response header's value, or ``""``."""
+    return str(response.headers.get(name, ""))
+
+
+def is_problem(response: httpx.Response) -> bool:
+    """Return whether the response body is an RFC 9457 problem document."""
+    media_type = header(response, "content-type").split(";", 1)[0].strip().lower()
+    return media_type == PROBLEM_CONTENT_TYPE
+
+
+def error_from_response(response: httpx.Response) -> KeysteadAPIError:
+    """Build the exception that matches an error response.
+
+    The body is read only as a problem document; anything else (HTML from a proxy, an empty
+    body) falls back to code ``"HTTPError"`` and the reason phrase. The request body is
+    never part of the message.
+
+    Args:
+        response: A response whose status is an error, already read.
+
+    Returns:
+        The most specific ``KeysteadAPIError`` subclass for the problem's code, or for the
+        status when the code is unknown.
+    """
+    status = response.status_code
+    problem = _problem_fields(response)
+    code = _text(problem.get("code")) or _FALLBACK_CODE
+    detail = _text(problem.get("detail")) or response.reason_phrase or f"HTTP {status}"
+    request_id = _text(problem.get("request_id")) or header(response, "x-request-id")
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else KeysteadAPIError  # noqa: PLR2004 - 5xx
+    return cls(status, code, detail, request_id)
+
+
+def _problem_fields(response: httpx.Response) -> Mapping[str, object]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""

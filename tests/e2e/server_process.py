@@ -1,0 +1,89 @@
+"""Start and stop a real ``keystead server`` process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+KEYSTEAD = [sys.executable, "-m", "keystead.cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A keystead server process and how to reach it."""
+
+    args: Sequence[str]
+    port: int
+    ca_file: Path | None
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        scheme = "https" if self.ca_file else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def tls_context(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else True
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(
+            base_url=self.address, verify=self.tls_context(), headers=headers, timeout=10
+        )
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = {**os.environ, **self.env}
+        with self.log.open("ab") as handle:
+            self.process = subprocess.Popen(
+                [*KEYSTEAD, "server", *self.args], stdout=handle, stderr=subprocess.STDOUT, env=env
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                msg = f"server exited with {self.process.returncode}:\n{self.log.read_text()}"
+                raise RuntimeError(msg)
+            if self.ca_file is not None and not self.ca_file.exists():
+                time.sleep(0.1)  # a dev server writes its CA on start
+                continue
+            try:
+                with self.client() as client:
+                    client.get("/v1/sys/seal-status")
+            except httpx.TransportError:
+                time.sleep(0.1)
+                continue
+            return
+        self.stop()
+        msg = f"server did not answer within {timeout}s:\n{self.log.read_text()}"
+        raise RuntimeError(msg)
+
+    def stop(self) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        return code
