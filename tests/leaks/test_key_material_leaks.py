@@ -19,7 +19,7 @@ from keystead.services.system import InitResult
 RAW = bytes.fromhex("8f3a9c5e1d7b2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a")
 SHARE_1 = bytes.fromhex("01" + "a5" * 32)
 SHARE_2 = bytes.fromhex("02" + "5a" * 32)
-ROOT_TOKEN = "kst_r00t_t0ken_abcdefghijklmnop"  # noqa: S105 - a fake secret that must not leak
+ROOT_TOKEN = "kst_r00t_t0ken_abcdefghijklmnop"
 
 
 def _forms(raw: bytes) -> list[str]:
@@ -173,8 +173,8 @@ def fresh_logging() -> Iterator[None]:
 
 PLAINTEXT = b"the plaintext of a customer record"
 SHARE = b"\x01" + bytes(range(32))
-PASSWORD = "hunter2hunter2"  # noqa: S105 - a fake secret that must not leak
-TOKEN = "kst_secret"  # noqa: S105 - a fake secret that must not leak
+PASSWORD = "hunter2hunter2"
+TOKEN = "kst_secret"
 OTHER = b"rawbytes"
 
 

@@ -17,7 +17,7 @@ from keystead.config import (
 )
 from keystead.errors import ConfigurationError
 
-DB_PASSWORD = "s3cr3t-db-passw0rd"  # noqa: S105 - a fake secret the repr must hide
+DB_PASSWORD = "s3cr3t-db-passw0rd"
 DB_URL = f"postgresql://keystead:{DB_PASSWORD}@db.internal:5432/keystead"
 
 

@@ -19,9 +19,9 @@ from keystead.cli.main import app
 from keystead_sdk import Client, ConfigurationError, KeysteadSDKError
 
 ADDRESS = "https://kms.test:8200"
-TOKEN = "kst_root_never-print-me"  # noqa: S105 - a test value
+TOKEN = "kst_root_never-print-me"
 SHARES = [b"\x11" * 33, b"\x22" * 33, b"\x33" * 33]
-ROOT_TOKEN = "kst_root_the-one-from-init"  # noqa: S105 - a test value
+ROOT_TOKEN = "kst_root_the-one-from-init"
 
 
 def b64(data: bytes) -> str:

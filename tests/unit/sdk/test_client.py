@@ -43,7 +43,7 @@ from keystead_sdk import (
 )
 
 ADDRESS = "https://kms.test:8200"
-TOKEN = "kst_root_s3cret-token-value"  # noqa: S105 - a test value
+TOKEN = "kst_root_s3cret-token-value"
 SHARES = [b"\x01share-one\xff", b"\x02share-two\xfe", b"\x03share-three\xfd"]
 PLAINTEXT = b"attack at dawn"
 CIPHERTEXT = b"KST1\x00\x01opaque-ciphertext"
