@@ -26,7 +26,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	./scripts/system-packages.sh
 	$(MAKE) --no-print-directory lint typecheck imports
-	./scripts/with-postgres.sh $(BIN)/python -m pytest
+	./scripts/with-postgres.sh $(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
 
 lint:
 	$(BIN)/ruff check src tests bench scripts

@@ -41,7 +41,6 @@ class Settings(BaseSettings):
     max_request_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
-    workers: Annotated[int, Field(ge=1, le=64)] = 1
 
     @classmethod
     def settings_customise_sources(

@@ -59,15 +59,14 @@ def test_defaults() -> None:
     assert settings.max_request_bytes == 1024 * 1024
     assert settings.log_level == "info"
     assert settings.log_format == "json"
-    assert settings.workers == 1
 
 
 def test_toml_file_overrides_defaults(tmp_path: Path) -> None:
-    path = _toml(tmp_path, 'listen = "127.0.0.1:9000"\nlog_level = "debug"\nworkers = 4\n')
-    settings = load_settings(path)
+    text = 'listen = "127.0.0.1:9000"\nlog_level = "debug"\nmax_request_bytes = 4096\n'
+    settings = load_settings(_toml(tmp_path, text))
     assert settings.listen == "127.0.0.1:9000"
     assert settings.log_level == "debug"
-    assert settings.workers == 4
+    assert settings.max_request_bytes == 4096
     assert settings.log_format == "json"
 
 
@@ -82,12 +81,12 @@ def test_environment_overrides_toml_file(tmp_path: Path, monkeypatch: pytest.Mon
 def test_flags_override_environment_and_toml_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _toml(tmp_path, 'listen = "127.0.0.1:9000"\nworkers = 2\nlog_format = "console"\n')
+    text = 'listen = "127.0.0.1:9000"\nmax_request_bytes = 2048\nlog_format = "console"\n'
     monkeypatch.setenv("KEYSTEAD_LISTEN", "127.0.0.1:9100")
-    monkeypatch.setenv("KEYSTEAD_WORKERS", "3")
-    settings = load_settings(path, listen="127.0.0.1:9200")
+    monkeypatch.setenv("KEYSTEAD_MAX_REQUEST_BYTES", "3072")
+    settings = load_settings(_toml(tmp_path, text), listen="127.0.0.1:9200")
     assert settings.listen == "127.0.0.1:9200"
-    assert settings.workers == 3
+    assert settings.max_request_bytes == 3072
     assert settings.log_format == "console"
 
 
@@ -114,7 +113,7 @@ def test_environment_values_are_parsed(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
-        settings.workers = 2  # type: ignore[misc]
+        settings.log_level = "debug"  # type: ignore[misc]
 
 
 # --- dev mode ---------------------------------------------------------------------------
@@ -230,7 +229,7 @@ def test_a_directory_as_config_file_is_refused(tmp_path: Path) -> None:
         "listen = \n",
         "[section\n",
         "= 1\n",
-        "workers = 1\nworkers = 2\n",
+        "log_level = 1\nlog_level = 2\n",
     ],
 )
 def test_malformed_toml_is_named(tmp_path: Path, text: str) -> None:
@@ -257,9 +256,9 @@ def test_max_request_bytes_bounds_are_accepted() -> None:
     assert load_settings(max_request_bytes=big).max_request_bytes == big
 
 
-@pytest.mark.parametrize("workers", [0, 65])
-def test_bad_workers_is_named(workers: int) -> None:
-    assert "workers" in _problem(workers=workers)
+@pytest.mark.parametrize("level", ["verbose", "", 3])
+def test_bad_log_format_value_is_named(level: object) -> None:
+    assert "log_format" in _problem(log_format=level)
 
 
 def test_unknown_flag_is_named() -> None:

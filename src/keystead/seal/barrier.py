@@ -98,10 +98,21 @@ class Keyring:
             offset = start + _KEY_BYTES
         return cls(terms, Term(active))
 
+    def has(self, term: Term) -> bool:
+        """Whether this keyring holds ``term``."""
+        return term in self._terms
+
     def wipe(self) -> None:
         """Overwrite every term's key."""
         for key in self._terms.values():
             key.wipe()
+
+    def wipe_except(self, successor: Keyring) -> None:
+        """Overwrite the keys that ``successor`` does not share with this keyring."""
+        kept = {id(key) for key in successor._terms.values()}
+        for key in self._terms.values():
+            if id(key) not in kept:
+                key.wipe()
 
 
 class Barrier:
@@ -158,18 +169,55 @@ class Barrier:
             self._root_key.wipe()
         self._root_key = self._keyring = None
 
-    def rotate(self) -> bytes:
+    def rotate(self, stored: bytes | None = None) -> bytes:
         """Add a keyring term, make it active, and return the keyring to persist.
+
+        Args:
+            stored: The keyring as persisted now. Another node may have rotated it since
+                this one unsealed, so the new term is added to it, not to this copy.
+
+        Raises:
+            Sealed: The barrier is sealed.
+            InvalidRootKey: ``stored`` is not a keyring of this root key.
+        """
+        root_key = self._require_root_key()
+        base = self._require_keyring() if stored is None else Keyring.unwrap(root_key, stored)
+        keyring = base.rotated()
+        wrapped = keyring.wrap(root_key)
+        self._adopt(keyring)
+        return wrapped
+
+    def reload(self, stored: bytes) -> None:
+        """Adopt the persisted keyring, which another node may have rotated.
+
+        Raises:
+            Sealed: The barrier is sealed.
+            InvalidRootKey: ``stored`` is not a keyring of this root key.
+        """
+        self._adopt(Keyring.unwrap(self._require_root_key(), stored))
+
+    def knows_term(self, value: bytes) -> bool:
+        """Whether the keyring holds the term a stored value names.
 
         Raises:
             Sealed: The barrier is sealed.
         """
-        keyring = self._require_keyring().rotated()
+        keyring = self._require_keyring()
+        if len(value) < _TERM.size:
+            return False
+        return keyring.has(Term(_TERM.unpack_from(value)[0]))
+
+    def _adopt(self, keyring: Keyring) -> None:
+        previous = self._keyring
+        self._keyring = keyring
+        if previous is not None:
+            previous.wipe_except(keyring)
+
+    def _require_root_key(self) -> KeyMaterial:
+        self._require_keyring()
         if self._root_key is None:  # pragma: no cover - set together with the keyring
             raise Sealed
-        wrapped = keyring.wrap(self._root_key)
-        self._keyring = keyring
-        return wrapped
+        return self._root_key
 
     def encrypt(self, plaintext: bytes, binding: bytes) -> bytes:
         """Encrypt a value for storage, bound to its row by ``binding``.

@@ -66,5 +66,5 @@ def build_services(
         tokens.forget_all()
 
     system = SystemService(database, barrier, tokens, clock, on_seal)
-    keys = KeyService(database, barrier, cache, clock)
+    keys = KeyService(database, barrier, cache, clock, system.reload_keyring)
     return Services(settings, engine, barrier, system, tokens, keys, CryptoService(keys))

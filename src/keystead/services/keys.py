@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from keystead.crypto import symmetric
@@ -58,11 +59,19 @@ def require_root(principal: Principal) -> None:
 class KeyService:
     """Key metadata and material, through the barrier and the cache."""
 
-    def __init__(self, database: Database, barrier: Barrier, cache: KeyCache, clock: Clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        barrier: Barrier,
+        cache: KeyCache,
+        clock: Clock,
+        reload_keyring: Callable[[], Awaitable[None]],
+    ) -> None:
         self._database = database
         self._barrier = barrier
         self._cache = cache
         self._clock = clock
+        self._reload_keyring = reload_keyring
 
     async def create(self, principal: Principal, request: NewKey) -> Key:
         """Generate a key's first version and store it wrapped by the barrier.
@@ -146,8 +155,11 @@ class KeyService:
             return cached
         async with self._database.unit_of_work() as uow:
             wrapped = await _wrapped_material(uow, entry.key.id, version)
+        binding = material_binding(entry.key.id, version)
+        if not self._barrier.knows_term(wrapped):
+            await self._reload_keyring()  # written by a node that has rotated the keyring
         try:
-            raw = self._barrier.decrypt(wrapped, material_binding(entry.key.id, version))
+            raw = self._barrier.decrypt(wrapped, binding)
         except DecryptionFailed:
             detail = f"material of key {entry.key.id} version {version} fails its integrity check"
             raise StorageIntegrityError(operator_detail=detail) from None

@@ -179,7 +179,10 @@ class SystemService:
             Sealed: The server is sealed.
         """
         async with self._lock, self._database.unit_of_work() as uow:
-            wrapped = self._barrier.rotate()
+            stored = await uow.system.get_seal_config(for_update=True)
+            if stored is None:  # pragma: no cover - an unsealed server is initialised
+                raise NotInitialized
+            wrapped = self._barrier.rotate(stored.keyring_wrapped)
             await uow.system.replace_keyring(wrapped, self._clock())
             config = self._config
             if config is not None:
@@ -187,6 +190,20 @@ class SystemService:
                     config.seal_type, config.secret_shares, config.secret_threshold, wrapped
                 )
         return self._barrier.active_term
+
+    async def reload_keyring(self) -> None:
+        """Adopt the keyring as stored, after another node rotated it.
+
+        Raises:
+            Sealed: The server is sealed.
+            StorageError: The database is unavailable.
+        """
+        async with self._lock:
+            async with self._database.unit_of_work() as uow:
+                stored = await uow.system.get_seal_config()
+            if stored is not None:
+                self._barrier.reload(stored.keyring_wrapped)
+                self._config = stored
 
     async def _load_config(self) -> SealConfig | None:
         if self._config is None:

@@ -36,9 +36,16 @@ class SystemRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get_seal_config(self) -> SealConfig | None:
-        """Return the seal configuration, or None before init."""
-        row = await self._session.get(SealConfigRow, _SEAL_CONFIG_ID)
+    async def get_seal_config(self, *, for_update: bool = False) -> SealConfig | None:
+        """Return the seal configuration, or None before init.
+
+        Args:
+            for_update: Lock the row until the transaction ends (PostgreSQL), so two nodes
+                rotating the keyring at once cannot both add the same term.
+        """
+        row = await self._session.get(
+            SealConfigRow, _SEAL_CONFIG_ID, with_for_update=for_update, populate_existing=True
+        )
         if row is None:
             return None
         return SealConfig(
