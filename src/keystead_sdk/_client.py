@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -50,6 +50,15 @@ class _Settings:
         if self.token is None:
             return {}
         return {"Authorization": f"Bearer {self.token.get_secret_value()}"}
+
+    def http_options(self, timeout: float) -> dict[str, Any]:
+        """The httpx client options both clients share."""
+        return {
+            "base_url": self.address,
+            "verify": self.verify,
+            "timeout": timeout,
+            "headers": {"User-Agent": _USER_AGENT},
+        }
 
     def describe(self, cls: type) -> str:
         token = "SecretStr('**********')" if self.token is not None else "None"
@@ -269,13 +278,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._settings = _settings(address, token, ca_cert)
-        self._http = httpx.Client(
-            base_url=self._settings.address,
-            verify=self._settings.verify,
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": _USER_AGENT},
-        )
+        self._http = httpx.Client(transport=transport, **self._settings.http_options(timeout))
         self.sys = SysAPI(self._send)
         self.keys = KeysAPI(self._send)
 
@@ -336,13 +339,7 @@ class AsyncClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._settings = _settings(address, token, ca_cert)
-        self._http = httpx.AsyncClient(
-            base_url=self._settings.address,
-            verify=self._settings.verify,
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": _USER_AGENT},
-        )
+        self._http = httpx.AsyncClient(transport=transport, **self._settings.http_options(timeout))
         self.sys = AsyncSysAPI(self._send)
         self.keys = AsyncKeysAPI(self._send)
 

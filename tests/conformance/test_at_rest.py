@@ -131,8 +131,7 @@ def restart_and_encrypt(settings: Settings, token: str, shares: list[str]) -> di
         return {"status": beta.status_code, "code": beta.json()["code"]}
 
 
-@pytest.fixture
-def two_keys(settings: Settings) -> tuple[str, list[str]]:
+def create_two_keys(settings: Settings) -> tuple[str, list[str]]:
     with TestClient(create_app(settings), base_url="https://t") as client:
         init = client.post("/v1/sys/init", json={"shares": 1, "threshold": 1}).json()
         client.post("/v1/sys/unseal", json={"share": init["shares"][0]})
@@ -142,28 +141,21 @@ def two_keys(settings: Settings) -> tuple[str, list[str]]:
     return init["root_token"], init["shares"]
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_material_copied_onto_another_row_fails_to_decrypt(
-    settings: Settings, two_keys: tuple[str, list[str]]
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
-    token, shares = two_keys
-    with sqlite3.connect(settings.data_dir / "keystead.db") as connection:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'copy.db'}"
+        connect = lambda: sqlite3.connect(tmp_path / "copy.db")  # noqa: E731
+    else:
+        url = request.getfixturevalue("postgres_url")
+        connect = lambda: psycopg.connect(url, autocommit=True)  # noqa: E731
+    settings = load_settings(data_dir=tmp_path, insecure_http=True, database_url=url)
+    token, shares = create_two_keys(settings)
+    with connect() as connection:
         copy_material(connection.execute, "alpha", "beta")
     result = restart_and_encrypt(settings, token, shares)
-    assert result == {"status": 503, "code": "StorageIntegrityError"}
-
-
-@pytest.mark.postgres
-def test_material_copied_onto_another_row_fails_on_postgres(
-    tmp_path: Path, postgres_url: str
-) -> None:
-    settings = load_settings(data_dir=tmp_path, insecure_http=True, database_url=postgres_url)
-    with TestClient(create_app(settings), base_url="https://t") as client:
-        init = client.post("/v1/sys/init", json={"shares": 1, "threshold": 1}).json()
-        client.post("/v1/sys/unseal", json={"share": init["shares"][0]})
-        auth = {"authorization": f"Bearer {init['root_token']}"}
-        for name in ("alpha", "beta"):
-            client.post("/v1/keys", json={"name": name, "spec": "AES_256_GCM"}, headers=auth)
-    with psycopg.connect(postgres_url, autocommit=True) as connection:
-        copy_material(connection.execute, "alpha", "beta")
-    result = restart_and_encrypt(settings, init["root_token"], init["shares"])
     assert result == {"status": 503, "code": "StorageIntegrityError"}
