@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+LINTED := src tests scripts $(wildcard bench)
 
 .PHONY: run test lint typecheck imports unit clean
 
@@ -29,8 +30,8 @@ test: $(VENV)/.installed-test
 	./scripts/with-postgres.sh $(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
 
 lint:
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck:
 	$(BIN)/mypy

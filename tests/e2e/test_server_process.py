@@ -125,6 +125,11 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         (["--insecure-http", "--listen", "0.0.0.0:8200"], "insecure_http"),
         (["--config", "/nonexistent.toml"], "config"),
         (["--database-url", "mysql://x/y", "--insecure-http"], "database_url"),
+        (
+            ["--database-url", "postgresql://nobody@127.0.0.1:1/x", "--insecure-http"],
+            "database_url",
+        ),
+        (["--data-dir", "/proc/keystead", "--insecure-http"], "data_dir"),
     ],
 )
 def test_bad_settings_stop_the_server_naming_the_setting(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keystead.config import Settings
+from keystead.errors import ConfigurationError
 from keystead.seal.barrier import Barrier
 from keystead.services.clock import Clock, utc_now
 from keystead.services.crypto_ops import CryptoService
@@ -41,7 +42,11 @@ def prepare_database(settings: Settings) -> None:
         ConfigurationError: The database URL is not usable.
         StorageError: The database cannot be reached or migrated.
     """
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"data_dir: cannot create {settings.data_dir}: {exc.strerror}"
+        raise ConfigurationError(msg) from None
     migrate(settings.database_url_value)
 
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from keystead.errors import StorageError
@@ -45,5 +45,5 @@ class Database:
                     TokenRepository(session),
                     KeyRepository(session),
                 )
-        except OperationalError as exc:
+        except (OperationalError, InterfaceError) as exc:
             raise StorageError(operator_detail=str(exc.orig)) from exc
