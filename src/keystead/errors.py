@@ -16,6 +16,7 @@ to statuses (STYLE.md C12).
     ├── AuthError ────────── Unauthenticated, PermissionDenied
     ├── SealedError ──────── Sealed, NotInitialized
     ├── CryptoError ──────── DecryptionFailed (opaque, code InvalidCiphertext),
+    │                        SignatureInvalid, UnsupportedAlgorithm, InvalidPublicKey,
     │                        InvalidRootKey
     ├── BackendError ─────── StorageError, StorageIntegrityError
     └── ConfigurationError
@@ -201,6 +202,27 @@ class DecryptionFailed(CryptoError):
 
     code = "InvalidCiphertext"
     default_detail = "decryption failed"
+
+
+class SignatureInvalid(CryptoError):
+    """A signature or MAC does not verify (STYLE.md C14: verify raises, never returns False)."""
+
+    code = "SignatureInvalid"
+    default_detail = "the signature does not verify"
+
+
+class UnsupportedAlgorithm(CryptoError):
+    """The key cannot do what was asked with that algorithm; the detail says what it can do."""
+
+    code = "UnsupportedAlgorithm"
+    default_detail = "the key does not support that algorithm"
+
+
+class InvalidPublicKey(CryptoError):
+    """A public key given by the caller cannot be parsed or is of the wrong kind."""
+
+    code = "InvalidPublicKey"
+    default_detail = "the public key is malformed or of the wrong kind"
 
 
 class InvalidRootKey(CryptoError):
