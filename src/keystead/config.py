@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_request_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
+    allow_immediate_destruction: bool = False
+    scheduler_interval_seconds: Annotated[float, Field(ge=0, le=86400)] = 30.0
 
     @classmethod
     def settings_customise_sources(

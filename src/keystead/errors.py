@@ -10,9 +10,10 @@ to statuses (STYLE.md C12).
     KeysteadError
     ├── NotFoundError ────── KeyNotFound, KeyVersionNotFound, RouteNotFound
     ├── ConflictError ────── KeyAlreadyExists, InvalidStateTransition, AlreadyInitialized,
-    │                        KeyStateForbidsOperation
+    │                        KeyStateForbidsOperation, KeyDestroyed
     ├── ValidationError ──── ValidationFailed, MalformedRequest, PayloadTooLarge,
-    │                        UnsupportedMediaType, InvalidUnsealShare
+    │                        UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
+    │                        UnsupportedOperation
     ├── AuthError ────────── Unauthenticated, PermissionDenied
     ├── SealedError ──────── Sealed, NotInitialized
     ├── CryptoError ──────── DecryptionFailed (opaque, code InvalidCiphertext),
@@ -94,6 +95,13 @@ class KeyAlreadyExists(ConflictError):
     default_detail = "a key with that name already exists"
 
 
+class KeyDestroyed(ConflictError):
+    """The key version's material was destroyed: nothing can use it again."""
+
+    code = "KeyDestroyed"
+    default_detail = "the key material was destroyed"
+
+
 class AlreadyInitialized(ConflictError):
     """``init`` was called on a server that is initialised."""
 
@@ -145,6 +153,20 @@ class UnsupportedMediaType(ValidationError):
 
     code = "UnsupportedMediaType"
     default_detail = "the request body must be application/json"
+
+
+class KeyVersionTooOld(ValidationError):
+    """The ciphertext's key version is below the key's min_decryption_version."""
+
+    code = "KeyVersionTooOld"
+    default_detail = "the key version is below the key's minimum decryption version"
+
+
+class UnsupportedOperation(ValidationError):
+    """The key's spec or usage cannot do this operation (sign with an AES key, say)."""
+
+    code = "UnsupportedOperation"
+    default_detail = "this key cannot perform that operation"
 
 
 class InvalidUnsealShare(ValidationError):

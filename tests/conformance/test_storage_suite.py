@@ -12,9 +12,14 @@ from sqlalchemy import text
 
 from keystead.config import load_settings
 from keystead.crypto.hashing import token_digest
+from keystead.domain.lifecycle import KeyState
+from keystead.domain.models import Key
+from keystead.domain.specs import KeySpec, KeyUsage
 from keystead.errors import AlreadyInitialized, KeyAlreadyExists, Unauthenticated
 from keystead.services.container import Services, build_services
-from keystead.storage.repositories import SealConfig, StoredKey, StoredToken
+from keystead.storage.key_repository import KeyFilter, NewVersion
+from keystead.storage.repositories import SealConfig, StoredToken
+from keystead.types import KeyId, KeyVersionNumber
 
 pytestmark = pytest.mark.anyio
 
@@ -41,10 +46,17 @@ async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]
     await built.close()
 
 
-def stored_key(name: str) -> StoredKey:
-    return StoredKey(
-        str(uuid.uuid4()), name, "AES_256_GCM", "ENCRYPT_DECRYPT", "ACTIVE", 1, "", NOW, NOW
-    )
+def stored_key(name: str, tags: dict[str, str] | None = None) -> Key:
+    return Key(
+        id=KeyId(uuid.uuid4()), name=name, spec=KeySpec.AES_256_GCM,
+        usage=KeyUsage.ENCRYPT_DECRYPT, state=KeyState.ACTIVE,
+        primary_version=KeyVersionNumber(1), description="", created_at=NOW, updated_at=NOW,
+        tags=tags or {}, rotation_period=timedelta(days=7), next_rotation_at=NOW,
+    )  # fmt: skip
+
+
+def first_version(material: bytes) -> NewVersion:
+    return NewVersion(1, KeyState.ACTIVE, material, None, NOW)
 
 
 async def test_migrations_create_every_table(services: Services) -> None:
@@ -72,18 +84,18 @@ async def test_keys_round_trip_with_aware_times_and_unique_names(services: Servi
     database = services.system._database
     key = stored_key("orders")
     async with database.unit_of_work() as uow:
-        await uow.keys.add(key, b"\x00\x01wrapped")
+        await uow.keys.add(key, first_version(b"\x00\x01wrapped"))
     async with database.unit_of_work() as uow:
         assert await uow.keys.get(key.id) == key
         assert await uow.keys.get_by_name("orders") == key
         assert await uow.keys.material(key.id, 1) == b"\x00\x01wrapped"
         assert await uow.keys.material(key.id, 2) is None
-        assert await uow.keys.get(str(uuid.uuid4())) is None
+        assert await uow.keys.get(KeyId(uuid.uuid4())) is None
     with pytest.raises(KeyAlreadyExists):
         async with database.unit_of_work() as uow:
-            await uow.keys.add(stored_key("orders"), b"other")
+            await uow.keys.add(stored_key("orders"), first_version(b"other"))
     async with database.unit_of_work() as uow:
-        assert [k.name for k in await uow.keys.list(10, None)] == ["orders"]
+        assert [k.name for k in await uow.keys.find(KeyFilter(limit=10))] == ["orders"]
 
 
 async def test_a_failed_transaction_leaves_nothing_behind(services: Services) -> None:
@@ -91,24 +103,24 @@ async def test_a_failed_transaction_leaves_nothing_behind(services: Services) ->
 
     async def add_twice() -> None:
         async with database.unit_of_work() as uow:
-            await uow.keys.add(stored_key("first"), b"a")
-            await uow.keys.add(stored_key("first"), b"b")
+            await uow.keys.add(stored_key("first"), first_version(b"a"))
+            await uow.keys.add(stored_key("first"), first_version(b"b"))
 
     with pytest.raises(KeyAlreadyExists):
         await add_twice()
     async with database.unit_of_work() as uow:
-        assert await uow.keys.list(10, None) == []
+        assert await uow.keys.find(KeyFilter(limit=10)) == []
 
 
 async def test_key_listing_pages_by_name(services: Services) -> None:
     database = services.system._database
     async with database.unit_of_work() as uow:
         for name in ("c", "a", "e", "b", "d"):
-            await uow.keys.add(stored_key(name), b"w")
+            await uow.keys.add(stored_key(name), first_version(b"w"))
     async with database.unit_of_work() as uow:
-        first = [k.name for k in await uow.keys.list(2, None)]
-        second = [k.name for k in await uow.keys.list(2, first[-1])]
-        last = [k.name for k in await uow.keys.list(2, second[-1])]
+        first = [k.name for k in await uow.keys.find(KeyFilter(limit=2))]
+        second = [k.name for k in await uow.keys.find(KeyFilter(after_name=first[-1], limit=2))]
+        last = [k.name for k in await uow.keys.find(KeyFilter(after_name=second[-1], limit=2))]
     assert (first, second, last) == (["a", "b"], ["c", "d"], ["e"])
 
 
@@ -137,15 +149,72 @@ async def test_init_unseal_and_material_through_the_services(services: Services)
     assert (await services.system.status()).sealed is False
     principal = await services.tokens.authenticate(result.root_token)
     assert principal.is_root
-    from keystead.domain.specs import KeySpec, KeyUsage
     from keystead.services.keys import NewKey
 
-    key = await services.keys.create(
-        principal, NewKey("k", KeySpec.CHACHA20_POLY1305, KeyUsage.ENCRYPT_DECRYPT)
-    )
+    key = await services.keys.create(principal, NewKey(name="k", spec=KeySpec.CHACHA20_POLY1305))
     encrypted = await services.crypto.encrypt(principal, "k", b"hello", {"a": "1"})
     await services.system.seal()
     await services.system.unseal(result.shares[0])
     await services.system.unseal(result.shares[2])
     decrypted = await services.crypto.decrypt(principal, encrypted.ciphertext, {"a": "1"})
     assert (decrypted.plaintext, decrypted.key_id, decrypted.version) == (b"hello", key.id, 1)
+
+
+async def test_key_filters_and_tags(services: Services) -> None:
+    database = services.system._database
+    async with database.unit_of_work() as uow:
+        await uow.keys.add(
+            stored_key("tagged", {"team": "pay", "env": "prod"}), first_version(b"1")
+        )
+        await uow.keys.add(stored_key("other", {"team": "ops"}), first_version(b"2"))
+    async with database.unit_of_work() as uow:
+        by_tag = await uow.keys.find(KeyFilter(tag=("team", "pay")))
+        by_state = await uow.keys.find(KeyFilter(state=KeyState.SUSPENDED))
+        by_spec = await uow.keys.find(KeyFilter(spec=KeySpec.AES_256_GCM))
+    assert [k.name for k in by_tag] == ["tagged"]
+    assert by_tag[0].tags == {"team": "pay", "env": "prod"}
+    assert by_tag[0].rotation_period == timedelta(days=7)
+    assert by_state == []
+    assert [k.name for k in by_spec] == ["other", "tagged"]
+
+
+async def test_updates_are_refused_when_the_state_moved_meanwhile(services: Services) -> None:
+    from dataclasses import replace
+
+    from keystead.errors import ConflictError
+
+    database = services.system._database
+    key = stored_key("racy")
+    async with database.unit_of_work() as uow:
+        await uow.keys.add(key, first_version(b"m"))
+    suspended = replace(key, state=KeyState.SUSPENDED)
+    async with database.unit_of_work() as uow:
+        await uow.keys.update(suspended, expected_state=KeyState.ACTIVE)
+    with pytest.raises(ConflictError):
+        async with database.unit_of_work() as uow:
+            await uow.keys.update(
+                replace(key, state=KeyState.DEACTIVATED), expected_state=KeyState.ACTIVE
+            )
+    async with database.unit_of_work() as uow:
+        assert (await uow.keys.get(key.id)).state is KeyState.SUSPENDED
+
+
+async def test_versions_material_erasure_and_use_counts(services: Services) -> None:
+    database = services.system._database
+    key = stored_key("versions")
+    async with database.unit_of_work() as uow:
+        await uow.keys.add(key, first_version(b"one"))
+        await uow.keys.add_version(key.id, NewVersion(2, KeyState.ACTIVE, b"two", b"pub", NOW))
+        await uow.keys.record_use(key.id, 2, 5, NOW)
+    async with database.unit_of_work() as uow:
+        versions = await uow.keys.versions(key.id)
+        assert [(v.version, v.use_count) for v in versions] == [(1, 0), (2, 5)]
+        assert versions[1].last_used_at == NOW
+        assert await uow.keys.public_key(key.id, 2) == b"pub"
+        await uow.keys.erase_material(key.id, 1)
+    async with database.unit_of_work() as uow:
+        assert await uow.keys.material(key.id, 1) is None
+        assert await uow.keys.material(key.id, 2) == b"two"
+        await uow.keys.erase_material(key.id)
+    async with database.unit_of_work() as uow:
+        assert await uow.keys.material(key.id, 2) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +21,7 @@ from keystead.api.errors import problem_response
 from keystead.api.metrics import Metrics
 from keystead.api.middleware import RequestMiddleware
 from keystead.api.openapi import build_openapi
-from keystead.api.routes import keys, meta, system
+from keystead.api.routes import batch, crypto, keys, meta, signing, system
 from keystead.api.routing import AnyEndpoint, build_routes
 from keystead.config import Settings
 from keystead.errors import (
@@ -42,7 +44,10 @@ __all__ = ["create_app", "endpoint_table", "routes"]
 
 def endpoint_table(metrics: Metrics) -> list[AnyEndpoint]:
     """Return every endpoint of the API, the OpenAPI document's included."""
-    table: list[AnyEndpoint] = [*system.ENDPOINTS, *keys.ENDPOINTS]
+    table: list[AnyEndpoint] = [
+        *system.ENDPOINTS, *keys.ENDPOINTS, *crypto.ENDPOINTS, *signing.ENDPOINTS,
+        *batch.ENDPOINTS,
+    ]  # fmt: skip
     document: dict[str, Any] = {}
 
     def openapi_document() -> dict[str, Any]:
@@ -68,14 +73,23 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services or build_services(settings)
+        built: Services = services or build_services(settings)
+        app.state.services = built
         if owned and settings.dev:
-            await unseal_dev(app.state.services)
+            await unseal_dev(built)
+        interval = settings.scheduler_interval_seconds
+        scheduler = None
+        if owned and interval > 0:
+            scheduler = asyncio.create_task(built.scheduler.run_forever(interval))
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
             if owned:
-                await app.state.services.close()
+                await built.close()
 
     app = Starlette(
         routes=build_routes(table, settings.max_request_bytes),

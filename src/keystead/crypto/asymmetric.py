@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem,
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from keystead.crypto.secret import KeyMaterial
-from keystead.errors import InvalidPublicKey, UnsupportedAlgorithm
+from keystead.errors import InvalidPublicKey
 
 # NIST SP 800-56B Rev. 2 section 6.2 and FIPS 186-5 recommend e = 65537.
 _RSA_PUBLIC_EXPONENT: Final = 65537
@@ -107,7 +107,6 @@ _SPECS: Final[Mapping[AsymmetricAlgorithm, _Spec]] = {
 }
 
 RSA_ALGORITHMS: Final = frozenset({_A.RSA_2048, _A.RSA_3072, _A.RSA_4096})
-EC_ALGORITHMS: Final = frozenset({_A.EC_P256, _A.EC_P384, _A.EC_P521, _A.EC_SECP256K1})
 ML_DSA_ALGORITHMS: Final = frozenset({_A.ML_DSA_44, _A.ML_DSA_65, _A.ML_DSA_87})
 ML_KEM_ALGORITHMS: Final = frozenset({_A.ML_KEM_768, _A.ML_KEM_1024})
 
@@ -159,14 +158,15 @@ def import_private(algorithm: AsymmetricAlgorithm, pkcs8_der: bytes) -> KeyMater
         The key re-encoded as :func:`generate` would have written it.
 
     Raises:
-        UnsupportedAlgorithm: The bytes are not a private key of that spec.
+        ValueError: The bytes are not a valid private key of that spec (the service
+            answers 400).
     """
     try:
         key = serialization.load_der_private_key(pkcs8_der, password=None)
     except (ValueError, TypeError, _BackendUnsupported):
-        raise UnsupportedAlgorithm(_not_a_key(algorithm, "private")) from None
+        raise ValueError(_not_a_key(algorithm, "private")) from None
     if not _is_spec(algorithm, key, private=True):
-        raise UnsupportedAlgorithm(_not_a_key(algorithm, "private"))
+        raise ValueError(_not_a_key(algorithm, "private"))
     return _serialize_private(key)
 
 
@@ -199,14 +199,17 @@ def load_private(algorithm: AsymmetricAlgorithm, material: KeyMaterial) -> Priva
     return key
 
 
-def load_public(algorithm: AsymmetricAlgorithm, public_key_der: bytes) -> PublicKeyTypes:
-    """Parse a SubjectPublicKeyInfo DER and check that it is a public key of ``algorithm``.
+def load_public(algorithm: AsymmetricAlgorithm, public_key: bytes) -> PublicKeyTypes:
+    """Parse a SubjectPublicKeyInfo, DER or PEM, and check that it is a key of ``algorithm``.
 
     Raises:
         InvalidPublicKey: Not a parseable public key, or one of another spec.
     """
     try:
-        key = serialization.load_der_public_key(public_key_der)
+        if public_key.lstrip().startswith(b"-----BEGIN"):
+            key = serialization.load_pem_public_key(public_key)
+        else:
+            key = serialization.load_der_public_key(public_key)
     except (ValueError, TypeError, _BackendUnsupported):
         raise InvalidPublicKey(_not_a_key(algorithm, "public")) from None
     if not _is_spec(algorithm, key, private=False):

@@ -7,9 +7,18 @@ Byte by byte::
     2       1     format 0x01
     3       16    key id (UUID bytes)
     19      4     key version (u32 big-endian)
-    23      1     algorithm id (see ALGORITHM_IDS)
-    24      n     nonce (n = 12 for AES-GCM and ChaCha20-Poly1305)
-    24+n    ...   ciphertext || 16-byte tag
+    23      1     algorithm id (table below)
+    24      n     nonce (n = 12 for AES-GCM and ChaCha20-Poly1305; n = 0 for AES-SIV)
+    24+n    ...   ciphertext || 16-byte tag (AES-SIV: 16-byte synthetic IV || ciphertext)
+
+Algorithm ids (``keystead.crypto.symmetric``)::
+
+    id    algorithm           key bytes  nonce bytes
+    0x01  AES_256_GCM         32         12 (random)
+    0x02  AES_128_GCM         16         12 (random)
+    0x03  CHACHA20_POLY1305   32         12 (random)
+    0x04  unassigned
+    0x05  AES_256_SIV         64         0  (deterministic, RFC 5297)
 
 The associated data of the AEAD is the whole header (bytes 0 to 24+n, nonce included)
 followed by the canonical encoding of the encryption context: a JSON object of strings

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 from keystead.domain.lifecycle import KeyState
 from keystead.domain.specs import KeySpec, KeyUsage
 from keystead.types import KeyId, KeyVersionNumber
 
 
-@dataclass(frozen=True, slots=True)
+class RevocationReason(StrEnum):
+    """Why a key was revoked (the reasons of RFC 5280 that apply to keys)."""
+
+    KEY_COMPROMISE = "KEY_COMPROMISE"
+    CA_COMPROMISE = "CA_COMPROMISE"
+    AFFILIATION_CHANGED = "AFFILIATION_CHANGED"
+    SUPERSEDED = "SUPERSEDED"
+    CESSATION_OF_OPERATION = "CESSATION_OF_OPERATION"
+    UNSPECIFIED = "UNSPECIFIED"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Key:
     """A named, long-lived key and its current metadata."""
 
@@ -23,9 +36,24 @@ class Key:
     description: str
     created_at: datetime
     updated_at: datetime
+    tags: Mapping[str, str] = field(default_factory=dict)
+    min_decryption_version: int = 1
+    rotation_period: timedelta | None = None
+    next_rotation_at: datetime | None = None
+    activation_date: datetime | None = None
+    deactivation_date: datetime | None = None
+    exportable: bool = False
+    backup_allowed: bool = True
+    protection: str = "SOFTWARE"
+    origin: str = "KEYSTEAD"
+    owner: str | None = None
+    destruction_date: datetime | None = None
+    state_before_destruction: KeyState | None = None
+    revocation_reason: RevocationReason | None = None
+    compromise_date: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KeyVersionInfo:
     """One version of a key, without its material."""
 
@@ -33,6 +61,11 @@ class KeyVersionInfo:
     version: KeyVersionNumber
     state: KeyState
     created_at: datetime
+    use_count: int = 0
+    last_used_at: datetime | None = None
+    destruction_date: datetime | None = None
+    state_before_destruction: KeyState | None = None
+    destroyed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

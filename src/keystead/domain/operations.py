@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Final
 
 from keystead.domain.lifecycle import KeyState
-from keystead.errors import KeyStateForbidsOperation
+from keystead.errors import KeyDestroyed, KeyStateForbidsOperation
 
 
 class KeyOperation(StrEnum):
@@ -30,6 +30,8 @@ PROCESS_OPERATIONS: Final = frozenset(
     {KeyOperation.DECRYPT, KeyOperation.VERIFY, KeyOperation.MAC_VERIFY, KeyOperation.UNWRAP}
 )
 
+DESTROYED_STATES: Final = frozenset({KeyState.DESTROYED, KeyState.DESTROYED_COMPROMISED})
+
 PERMITTED_OPERATIONS: Final[Mapping[KeyState, frozenset[KeyOperation]]] = {
     KeyState.PRE_ACTIVE: frozenset(),
     KeyState.ACTIVE: PROTECT_OPERATIONS | PROCESS_OPERATIONS,
@@ -48,8 +50,12 @@ def check_permitted(state: KeyState, operation: KeyOperation) -> None:
     """Raise unless a key in ``state`` may perform ``operation``.
 
     Raises:
+        KeyDestroyed: The key's material is gone (DESTROYED, DESTROYED_COMPROMISED).
         KeyStateForbidsOperation: The message names the state and the operation.
     """
+    if state in DESTROYED_STATES:
+        msg = f"the key was destroyed ({state}): nothing can {operation} with it again"
+        raise KeyDestroyed(msg)
     if operation not in PERMITTED_OPERATIONS[state]:
         msg = f"a key in state {state} cannot {operation}"
         raise KeyStateForbidsOperation(msg)

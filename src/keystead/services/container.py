@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from keystead.config import Settings
+from keystead.domain.specs import USAGE_LIMITS, KeySpec
 from keystead.errors import ConfigurationError
 from keystead.seal.barrier import Barrier
 from keystead.services.clock import Clock, utc_now
 from keystead.services.crypto_ops import CryptoService
 from keystead.services.key_cache import KeyCache
 from keystead.services.keys import KeyService
+from keystead.services.lifecycle import LifecycleService
+from keystead.services.scheduler import Scheduler
+from keystead.services.signing_ops import SigningService
 from keystead.services.system import SystemService
 from keystead.services.tokens import TokenService
+from keystead.services.usage import UsageMeter
 from keystead.storage.engine import AsyncEngine, create_database_engine, migrate, session_factory
 from keystead.storage.uow import Database
 
@@ -27,7 +33,10 @@ class Services:
     system: SystemService
     tokens: TokenService
     keys: KeyService
+    lifecycle: LifecycleService
     crypto: CryptoService
+    signing: SigningService
+    scheduler: Scheduler
 
     async def close(self) -> None:
         """Seal (wiping key material) and release the database connections."""
@@ -51,7 +60,11 @@ def prepare_database(settings: Settings) -> None:
 
 
 def build_services(
-    settings: Settings, *, clock: Clock = utc_now, run_migrations: bool = True
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    run_migrations: bool = True,
+    usage_limits: Mapping[KeySpec, int] | None = None,
 ) -> Services:
     """Wire the services of one process; migrates the database first unless told not to.
 
@@ -72,4 +85,12 @@ def build_services(
 
     system = SystemService(database, barrier, tokens, clock, on_seal)
     keys = KeyService(database, barrier, cache, clock, system.reload_keyring)
-    return Services(settings, engine, barrier, system, tokens, keys, CryptoService(keys))
+    lifecycle = LifecycleService(
+        database, keys, clock, allow_zero_wait=settings.allow_immediate_destruction
+    )
+    scheduler = Scheduler(engine, database, barrier, lifecycle, clock)
+    meter = UsageMeter(database, keys, lifecycle, clock, limits=usage_limits or USAGE_LIMITS)
+    return Services(
+        settings, engine, barrier, system, tokens, keys, lifecycle,
+        CryptoService(keys, meter), SigningService(keys, meter), scheduler,
+    )  # fmt: skip

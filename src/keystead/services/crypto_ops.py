@@ -1,24 +1,36 @@
-"""Cryptographic operations on keys: encrypt and decrypt so far (more with issue 3)."""
+"""Encrypt, decrypt, re-encrypt and data keys: material is used here and never returned."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
-from keystead.crypto import symmetric
+from keystead.crypto import asymmetric, rsa_oaep, symmetric
+from keystead.crypto.random import random_bytes
 from keystead.domain.models import Principal
 from keystead.domain.operations import KeyOperation, check_permitted
-from keystead.domain.specs import KeyUsage
-from keystead.errors import DecryptionFailed, KeyNotFound, KeyVersionNotFound, ValidationFailed
+from keystead.domain.specs import SYMMETRIC_AEAD, KeyUsage
+from keystead.errors import (
+    DecryptionFailed,
+    KeyNotFound,
+    KeyVersionNotFound,
+    UnsupportedOperation,
+    ValidationFailed,
+)
+from keystead.services.key_cache import CachedKey
 from keystead.services.keys import KeyService, require_root
+from keystead.services.operations import check_usage, process_version
+from keystead.services.usage import UsageMeter
 from keystead.types import KeyId
 
-MAX_PLAINTEXT_BYTES = 64 * 1024
+MAX_PLAINTEXT_BYTES: Final = 64 * 1024
+MAX_RANDOM_BYTES: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Encrypted:
-    """An envelope and where it came from."""
+    """A ciphertext and the key version that made it."""
 
     ciphertext: bytes
     key_id: KeyId
@@ -34,51 +46,69 @@ class Decrypted:
     version: int
 
 
-class CryptoService:
-    """Uses key material; never returns it."""
+@dataclass(frozen=True, slots=True)
+class DataKey:
+    """A fresh data key wrapped under a Keystead key, and in the clear if asked for."""
 
-    def __init__(self, keys: KeyService) -> None:
+    ciphertext: bytes
+    plaintext: bytes | None = field(repr=False)
+    key_id: KeyId
+    version: int
+
+
+class CryptoService:
+    """Encryption operations; key material never leaves this class."""
+
+    def __init__(self, keys: KeyService, meter: UsageMeter) -> None:
         self._keys = keys
+        self._meter = meter
 
     async def encrypt(
-        self,
-        principal: Principal,
-        reference: str,
-        plaintext: bytes,
-        context: Mapping[str, str],
+        self, principal: Principal, reference: str, plaintext: bytes, context: Mapping[str, str]
     ) -> Encrypted:
-        """Encrypt under the key's primary version into the section 4 envelope.
+        """Encrypt under the primary version: the section 4 envelope, or RSA-OAEP.
 
         Raises:
             PermissionDenied: The caller may not use this key.
             KeyNotFound: No key has that id or name.
             KeyStateForbidsOperation: The key's state does not allow encryption.
-            ValidationFailed: Plaintext too large, or the key is not for encryption.
+            UnsupportedOperation: The key is not for encryption.
+            ValidationFailed: The plaintext is too large.
             Sealed: The server is sealed.
         """
         require_root(principal)
-        if len(plaintext) > MAX_PLAINTEXT_BYTES:
-            msg = f"plaintext is limited to {MAX_PLAINTEXT_BYTES} bytes; use a data key"
-            raise ValidationFailed(msg)
         entry = await self._keys.resolve(reference)
         key = entry.key
-        _check_usage(key.usage)
-        check_permitted(key.state, KeyOperation.ENCRYPT)
-        material = await self._keys.material(entry, key.primary_version)
-        algorithm = symmetric.AeadAlgorithm(key.spec.value)
-        header = (key.id, key.primary_version)
-        ciphertext = symmetric.encrypt(algorithm, material, header, plaintext, context)
-        return Encrypted(ciphertext, key.id, key.primary_version)
+        check_usage(key, KeyUsage.ENCRYPT_DECRYPT, "encrypt")
+        entry, version = await self._meter.protect(entry, KeyOperation.ENCRYPT)
+        if key.spec not in SYMMETRIC_AEAD:
+            algorithm = asymmetric.AsymmetricAlgorithm(key.spec.value)
+            _check_size(plaintext, rsa_oaep.max_plaintext_bytes(algorithm))
+            public = await self._keys.public_key(entry, version)
+            return Encrypted(rsa_oaep.encrypt(public, plaintext), key.id, version)
+        _check_size(plaintext, MAX_PLAINTEXT_BYTES)
+        return await self._seal(entry, version, plaintext, context)
+
+    async def _seal(
+        self, entry: CachedKey, version: int, plaintext: bytes, context: Mapping[str, str]
+    ) -> Encrypted:
+        key = entry.key
+        material = await self._keys.material(entry, version)
+        algorithm = symmetric.algorithm_for_spec(key.spec.value)
+        ciphertext = symmetric.encrypt(algorithm, material, (key.id, version), plaintext, context)
+        return Encrypted(ciphertext, key.id, version)
 
     async def decrypt(
         self, principal: Principal, ciphertext: bytes, context: Mapping[str, str]
     ) -> Decrypted:
-        """Decrypt an envelope; the key and version come from its header.
+        """Decrypt a section 4 envelope; the key and version come from its header.
 
         Raises:
             PermissionDenied: The caller may not use this key.
-            DecryptionFailed: Not an envelope, unknown key, or any tampering.
+            DecryptionFailed: Not an envelope, an unknown key or version, or any tampering.
             KeyStateForbidsOperation: The key's state does not allow decryption.
+            KeyVersionTooOld: The version is below the key's min_decryption_version.
+            KeyDestroyed: The version's material was destroyed.
             Sealed: The server is sealed.
         """
         require_root(principal)
@@ -87,18 +117,119 @@ class CryptoService:
             entry = await self._keys.resolve(str(key_id))
         except KeyNotFound:
             raise DecryptionFailed from None
+        return await self._open(entry, version, ciphertext, context)
+
+    async def _open(
+        self, entry: CachedKey, version: int, ciphertext: bytes, context: Mapping[str, str]
+    ) -> Decrypted:
         key = entry.key
-        check_permitted(key.state, KeyOperation.DECRYPT)
+        if key.spec not in SYMMETRIC_AEAD:
+            raise DecryptionFailed
         try:
-            material = await self._keys.material(entry, version)
+            chosen = process_version(key, KeyOperation.DECRYPT, version)
+            material = await self._keys.material(entry, chosen)
         except KeyVersionNotFound:
             raise DecryptionFailed from None
-        algorithm = symmetric.AeadAlgorithm(key.spec.value)
+        algorithm = symmetric.algorithm_for_spec(key.spec.value)
         plaintext = symmetric.decrypt(algorithm, material, ciphertext, context)
-        return Decrypted(plaintext, key.id, version)
+        return Decrypted(plaintext, key.id, chosen)
+
+    async def decrypt_with(
+        self,
+        principal: Principal,
+        reference: str,
+        ciphertext: bytes,
+        context: Mapping[str, str],
+        version: int | None = None,
+    ) -> Decrypted:
+        """Decrypt with a named key: RSA-OAEP for RSA keys, else this key's own envelope.
+
+        Raises:
+            DecryptionFailed: The ciphertext is not this key's, or was tampered with.
+            KeyStateForbidsOperation: The key's state does not allow decryption.
+            KeyVersionTooOld: The version is below the key's min_decryption_version.
+            UnsupportedOperation: The key is not for encryption.
+        """
+        require_root(principal)
+        entry = await self._keys.resolve(reference)
+        key = entry.key
+        check_usage(key, KeyUsage.ENCRYPT_DECRYPT, "decrypt")
+        check_permitted(key.state, KeyOperation.DECRYPT)
+        if key.spec in SYMMETRIC_AEAD:
+            key_id, blob_version = symmetric.read_header(ciphertext)
+            if key_id != key.id:
+                raise DecryptionFailed
+            return await self._open(entry, blob_version, ciphertext, context)
+        chosen = process_version(key, KeyOperation.DECRYPT, version)
+        material = await self._keys.material(entry, chosen)
+        algorithm = asymmetric.AsymmetricAlgorithm(key.spec.value)
+        return Decrypted(rsa_oaep.decrypt(algorithm, material, ciphertext), key.id, chosen)
+
+    async def reencrypt(
+        self,
+        principal: Principal,
+        ciphertext: bytes,
+        context: Mapping[str, str],
+        destination: str | None = None,
+    ) -> Encrypted:
+        """Decrypt and encrypt again under the primary version of this or another key.
+
+        The plaintext never leaves the server.
+
+        Raises:
+            DecryptionFailed: The source does not decrypt.
+            KeyStateForbidsOperation: Either key's state forbids its half.
+        """
+        opened = await self.decrypt(principal, ciphertext, context)
+        target = destination or str(opened.key_id)
+        return await self.encrypt(principal, target, opened.plaintext, context)
+
+    async def data_key(
+        self,
+        principal: Principal,
+        reference: str,
+        size_bytes: int,
+        context: Mapping[str, str],
+        *,
+        with_plaintext: bool,
+    ) -> DataKey:
+        """Make a fresh data key and return it wrapped (and in the clear if asked for).
+
+        Raises:
+            UnsupportedOperation: The key is not a symmetric encryption key.
+            KeyStateForbidsOperation: The key's state does not allow encryption.
+        """
+        require_root(principal)
+        entry = await self._keys.resolve(reference)
+        key = entry.key
+        check_usage(key, KeyUsage.ENCRYPT_DECRYPT, "wrap data keys")
+        if key.spec not in SYMMETRIC_AEAD:
+            msg = f"data keys are wrapped by symmetric keys, not {key.spec}"
+            raise UnsupportedOperation(msg)
+        entry, version = await self._meter.protect(entry, KeyOperation.ENCRYPT)
+        fresh = symmetric.generate_data_key(size_bytes)
+        try:
+            with fresh.expose() as raw:
+                wrapped = await self._seal(entry, version, raw, context)
+                plaintext = raw if with_plaintext else None
+        finally:
+            fresh.wipe()
+        return DataKey(wrapped.ciphertext, plaintext, key.id, version)
 
 
-def _check_usage(usage: KeyUsage) -> None:
-    if usage is not KeyUsage.ENCRYPT_DECRYPT:
-        msg = f"a key for {usage} cannot encrypt"
+def random(count: int) -> bytes:
+    """Return ``count`` bytes from the OS CSPRNG (1 to 1024).
+
+    Raises:
+        ValidationFailed: Out of range.
+    """
+    if not 1 <= count <= MAX_RANDOM_BYTES:
+        msg = f"bytes must be 1 to {MAX_RANDOM_BYTES}"
+        raise ValidationFailed(msg)
+    return random_bytes(count)
+
+
+def _check_size(plaintext: bytes, limit: int) -> None:
+    if len(plaintext) > limit:
+        msg = f"plaintext is limited to {limit} bytes for this key; use a data key"
         raise ValidationFailed(msg)

@@ -1,10 +1,14 @@
 """A bounded cache of keys and their unwrapped versions, so a hot key costs no read or unwrap.
 
-Flushed whole on seal, and per key on any change of that key (STYLE.md C16).
+Flushed whole on seal, and per key on any change of that key made by this node (STYLE.md
+C16). Entries are re-read from the database after ``ttl_seconds``, so a change made by another
+node sharing the database is seen within that time; unwrapped material is kept across a
+re-read that finds the key unchanged.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -19,13 +23,17 @@ class CachedKey:
 
     key: Key
     materials: dict[int, KeyMaterial] = field(default_factory=dict, repr=False)
+    public_keys: dict[int, bytes] = field(default_factory=dict, repr=False)
+    reserved_uses: dict[int, int] = field(default_factory=dict)
+    fresh_until: float = 0.0
 
 
 class KeyCache:
     """Least-recently-used keys, at most ``capacity`` of them."""
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = 1024, ttl_seconds: float = 5.0) -> None:
         self._capacity = capacity
+        self._ttl = ttl_seconds
         self._by_id: OrderedDict[KeyId, CachedKey] = OrderedDict()
         self._ids_by_name: dict[str, KeyId] = {}
 
@@ -33,10 +41,11 @@ class KeyCache:
         return f"KeyCache({len(self._by_id)} keys)"
 
     def get(self, key_id: KeyId) -> CachedKey | None:
-        """Return the cached entry of a key, marking it recently used."""
+        """Return the cached entry of a key, unless it is due for a re-read."""
         entry = self._by_id.get(key_id)
-        if entry is not None:
-            self._by_id.move_to_end(key_id)
+        if entry is None or entry.fresh_until < time.monotonic():
+            return None
+        self._by_id.move_to_end(key_id)
         return entry
 
     def get_by_name(self, name: str) -> CachedKey | None:
@@ -52,6 +61,7 @@ class KeyCache:
             entry = CachedKey(key)
             self._by_id[key.id] = entry
             self._ids_by_name[key.name] = key.id
+        entry.fresh_until = time.monotonic() + self._ttl
         self._by_id.move_to_end(key.id)
         while len(self._by_id) > self._capacity:
             _, evicted = self._by_id.popitem(last=False)

@@ -1,19 +1,22 @@
-"""Create, describe and list keys. Lifecycle verbs and rotation land with issue 3."""
+"""Create, describe, list and update keys; reach their material through the barrier and cache."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Final
 
-from keystead.crypto import symmetric
+from keystead.crypto import keygen
 from keystead.crypto.secret import KeyMaterial
 from keystead.domain.lifecycle import KeyState
-from keystead.domain.models import Key, Principal
-from keystead.domain.specs import SPEC_USAGES, KeySpec, KeyUsage
+from keystead.domain.models import Key, KeyVersionInfo, Principal
+from keystead.domain.specs import SPEC_USAGES, KeySpec, KeyUsage, default_usage
 from keystead.errors import (
     DecryptionFailed,
+    KeyDestroyed,
     KeyNotFound,
     KeyVersionNotFound,
     PermissionDenied,
@@ -23,12 +26,16 @@ from keystead.errors import (
 from keystead.seal.barrier import Barrier
 from keystead.services.clock import Clock
 from keystead.services.key_cache import CachedKey, KeyCache
-from keystead.storage.repositories import StoredKey
-from keystead.storage.uow import Database, UnitOfWork
+from keystead.storage.key_repository import KeyFilter, NewVersion
+from keystead.storage.uow import Database
 from keystead.types import KeyId, KeyVersionNumber
 
-MAX_NAME_LENGTH = 200
+MAX_NAME_LENGTH: Final = 200
+MAX_TAGS: Final = 50
+MIN_ROTATION_PERIOD: Final = timedelta(hours=1)
+MAX_ROTATION_PERIOD: Final = timedelta(days=36500)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+_TAG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 
 
 def material_binding(key_id: KeyId, version: int) -> bytes:
@@ -36,14 +43,34 @@ def material_binding(key_id: KeyId, version: int) -> bytes:
     return b"keystead/material/v1" + key_id.bytes + version.to_bytes(4, "big")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewKey:
     """What a caller asks for when creating a key."""
 
     name: str
     spec: KeySpec
-    usage: KeyUsage
+    usage: KeyUsage | None = None
     description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    rotation_period: timedelta | None = None
+    activation_date: datetime | None = None
+    deactivation_date: datetime | None = None
+    exportable: bool = False
+    backup_allowed: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyUpdate:
+    """Changes to a key's metadata; None leaves a field as it is.
+
+    ``rotation_period`` of zero turns automatic rotation off.
+    """
+
+    description: str | None = None
+    tags: Mapping[str, str] | None = None
+    rotation_period: timedelta | None = None
+    deactivation_date: datetime | None = None
+    min_decryption_version: int | None = None
 
 
 def require_root(principal: Principal) -> None:
@@ -74,31 +101,35 @@ class KeyService:
         self._reload_keyring = reload_keyring
 
     async def create(self, principal: Principal, request: NewKey) -> Key:
-        """Generate a key's first version and store it wrapped by the barrier.
+        """Generate a key's first version from the OS CSPRNG and store it wrapped.
+
+        A key whose activation date is in the future starts PRE_ACTIVE.
 
         Raises:
             PermissionDenied: The caller may not create keys.
-            ValidationFailed: A bad name or a usage the spec does not have.
+            ValidationFailed: A bad name, tag, date or period, or a usage the spec lacks.
             KeyAlreadyExists: The name is taken.
             Sealed: The server is sealed.
         """
         require_root(principal)
-        _check_new_key(request)
-        key_id = KeyId(uuid.uuid4())
+        self._barrier.require_unsealed()
         now = self._clock()
-        key = Key(
-            key_id, request.name, request.spec, request.usage, KeyState.ACTIVE,
-            KeyVersionNumber(1), request.description, now, now,
-        )  # fmt: skip
-        material = symmetric.generate(symmetric.AeadAlgorithm(request.spec.value))
-        try:
-            with material.expose() as raw:
-                wrapped = self._barrier.encrypt(raw, material_binding(key_id, 1))
-        finally:
-            material.wipe()
+        key = _new_key(request, now, owner=principal.display_name)
+        first = self.new_version(key, KeyVersionNumber(1), now)
         async with self._database.unit_of_work() as uow:
-            await uow.keys.add(_stored(key), wrapped)
+            await uow.keys.add(key, first)
         return key
+
+    def new_version(self, key: Key, version: KeyVersionNumber, now: datetime) -> NewVersion:
+        """Generate the material of a new version and wrap it under the barrier."""
+        generated = keygen.generate(key.spec.value)
+        try:
+            with generated.material.expose() as raw:
+                wrapped = self._barrier.encrypt(raw, material_binding(key.id, version))
+        finally:
+            generated.material.wipe()
+        state = KeyState.ACTIVE if key.state is KeyState.ACTIVE else key.state
+        return NewVersion(version, state, wrapped, generated.public_key, now)
 
     async def describe(self, principal: Principal, reference: str) -> Key:
         """Return a key by id or by name.
@@ -111,8 +142,8 @@ class KeyService:
         require_root(principal)
         return (await self.resolve(reference)).key
 
-    async def list(self, principal: Principal, limit: int, after: str | None) -> list[Key]:
-        """Return up to ``limit`` keys ordered by name, starting after the name ``after``.
+    async def find(self, principal: Principal, query: KeyFilter) -> list[Key]:
+        """Return one page of keys ordered by name.
 
         Raises:
             PermissionDenied: The caller may not list keys.
@@ -121,8 +152,40 @@ class KeyService:
         require_root(principal)
         self._barrier.require_unsealed()
         async with self._database.unit_of_work() as uow:
-            rows = await uow.keys.list(limit, after)
-        return [_key(row) for row in rows]
+            return await uow.keys.find(query)
+
+    async def versions(self, principal: Principal, reference: str) -> list[KeyVersionInfo]:
+        """Return every version of a key with its state and use counts.
+
+        Raises:
+            PermissionDenied: The caller may not read keys.
+            KeyNotFound: No key has that id or name.
+            Sealed: The server is sealed.
+        """
+        require_root(principal)
+        key = (await self.resolve(reference)).key
+        async with self._database.unit_of_work() as uow:
+            return await uow.keys.versions(key.id)
+
+    async def update(self, principal: Principal, reference: str, change: KeyUpdate) -> Key:
+        """Change a key's description, tags, period, deactivation date or minimum version.
+
+        Raises:
+            PermissionDenied: The caller may not change keys.
+            KeyNotFound: No key has that id or name.
+            ValidationFailed: A value out of range.
+            ConflictError: The key changed meanwhile.
+            Sealed: The server is sealed.
+        """
+        require_root(principal)
+        key = (await self.resolve(reference)).key
+        updated = _apply(key, change, self._clock())
+        async with self._database.unit_of_work() as uow:
+            await uow.keys.update(updated, expected_state=key.state)
+            if change.tags is not None:
+                await uow.keys.replace_tags(key.id, updated.tags)
+        self._cache.forget(key.id)
+        return updated
 
     async def resolve(self, reference: str) -> CachedKey:
         """Return the cached entry of a key given by id or name, loading it if needed.
@@ -137,42 +200,59 @@ class KeyService:
         if entry is not None:
             return entry
         async with self._database.unit_of_work() as uow:
-            row = await (uow.keys.get(str(key_id)) if key_id else uow.keys.get_by_name(reference))
-        if row is None:
+            key = await (uow.keys.get(key_id) if key_id else uow.keys.get_by_name(reference))
+        if key is None:
             raise KeyNotFound
-        return self._cache.put(_key(row))
+        return self._cache.put(key)
+
+    def forget(self, key_id: KeyId) -> None:
+        """Drop a key from the cache, wiping its unwrapped material (on any change)."""
+        self._cache.forget(key_id)
 
     async def material(self, entry: CachedKey, version: int) -> KeyMaterial:
         """Return the unwrapped material of one version, from the cache or the database.
 
         Raises:
-            KeyVersionNotFound: No such version, or its material was destroyed.
+            KeyVersionNotFound: No such version.
+            KeyDestroyed: The version's material was destroyed.
             StorageIntegrityError: The stored material was altered or copied from another row.
             Sealed: The server is sealed.
         """
         cached = entry.materials.get(version)
         if cached is not None:
             return cached
+        key_id = entry.key.id
         async with self._database.unit_of_work() as uow:
-            wrapped = await _wrapped_material(uow, entry.key.id, version)
-        binding = material_binding(entry.key.id, version)
+            wrapped = await uow.keys.material(key_id, version)
+            if wrapped is None:
+                known = any(v.version == version for v in await uow.keys.versions(key_id))
+                raise KeyDestroyed if known else KeyVersionNotFound
         if not self._barrier.knows_term(wrapped):
             await self._reload_keyring()  # written by a node that has rotated the keyring
         try:
-            raw = self._barrier.decrypt(wrapped, binding)
+            raw = self._barrier.decrypt(wrapped, material_binding(key_id, version))
         except DecryptionFailed:
-            detail = f"material of key {entry.key.id} version {version} fails its integrity check"
+            detail = f"material of key {key_id} version {version} fails its integrity check"
             raise StorageIntegrityError(operator_detail=detail) from None
         material = KeyMaterial(raw)
         entry.materials[version] = material
         return material
 
+    async def public_key(self, entry: CachedKey, version: int) -> bytes:
+        """Return a version's public key (SubjectPublicKeyInfo DER), cached.
 
-async def _wrapped_material(uow: UnitOfWork, key_id: KeyId, version: int) -> bytes:
-    wrapped = await uow.keys.material(str(key_id), version)
-    if wrapped is None:
-        raise KeyVersionNotFound
-    return wrapped
+        Raises:
+            KeyVersionNotFound: No such version, or the key has no public key.
+        """
+        cached = entry.public_keys.get(version)
+        if cached is not None:
+            return cached
+        async with self._database.unit_of_work() as uow:
+            public = await uow.keys.public_key(entry.key.id, version)
+        if public is None:
+            raise KeyVersionNotFound
+        entry.public_keys[version] = public
+        return public
 
 
 def _as_uuid(reference: str) -> KeyId | None:
@@ -182,29 +262,83 @@ def _as_uuid(reference: str) -> KeyId | None:
         return None
 
 
-def _check_new_key(request: NewKey) -> None:
-    name = request.name
+def _new_key(request: NewKey, now: datetime, owner: str) -> Key:
+    _check_name(request.name)
+    _check_tags(request.tags)
+    usage = request.usage or default_usage(request.spec)
+    if usage not in SPEC_USAGES[request.spec]:
+        allowed = ", ".join(sorted(SPEC_USAGES[request.spec]))
+        msg = f"spec {request.spec} cannot be used for {usage}; it can for {allowed}"
+        raise ValidationFailed(msg)
+    period = _check_period(request.rotation_period)
+    starts = request.activation_date if request.activation_date is not None else now
+    pending = starts > now
+    _check_dates(starts, request.deactivation_date)
+    return Key(
+        id=KeyId(uuid.uuid4()), name=request.name, spec=request.spec, usage=usage,
+        state=KeyState.PRE_ACTIVE if pending else KeyState.ACTIVE,
+        primary_version=KeyVersionNumber(1), description=request.description,
+        created_at=now, updated_at=now, tags=dict(request.tags), rotation_period=period,
+        next_rotation_at=None if period is None else max(starts, now) + period,
+        activation_date=max(starts, now),
+        deactivation_date=request.deactivation_date, exportable=request.exportable,
+        backup_allowed=request.backup_allowed, owner=owner,
+    )  # fmt: skip
+
+
+def _apply(key: Key, change: KeyUpdate, now: datetime) -> Key:
+    updated = replace(key, updated_at=now)
+    if change.description is not None:
+        updated = replace(updated, description=change.description)
+    if change.tags is not None:
+        _check_tags(change.tags)
+        updated = replace(updated, tags=dict(change.tags))
+    if change.rotation_period is not None:
+        period = _check_period(change.rotation_period or None)
+        following = None if period is None else now + period
+        updated = replace(updated, rotation_period=period, next_rotation_at=following)
+    if change.deactivation_date is not None:
+        _check_dates(now, change.deactivation_date)
+        updated = replace(updated, deactivation_date=change.deactivation_date)
+    if change.min_decryption_version is not None:
+        minimum = change.min_decryption_version
+        if not 1 <= minimum <= key.primary_version:
+            msg = (
+                f"min_decryption_version ({minimum}) must be 1 to the primary version "
+                f"({key.primary_version})"
+            )
+            raise ValidationFailed(msg)
+        updated = replace(updated, min_decryption_version=minimum)
+    return updated
+
+
+def _check_name(name: str) -> None:
     if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name) or _as_uuid(name):
         msg = (
             f"name must be 1 to {MAX_NAME_LENGTH} letters, digits, '.', '_', ':' or '-', "
             "start with a letter or digit, and not be a UUID"
         )
         raise ValidationFailed(msg)
-    if request.usage not in SPEC_USAGES[request.spec]:
-        msg = f"spec {request.spec} cannot be used for {request.usage}"
+
+
+def _check_tags(tags: Mapping[str, str]) -> None:
+    if len(tags) > MAX_TAGS:
+        msg = f"a key has at most {MAX_TAGS} tags"
         raise ValidationFailed(msg)
+    for name, value in tags.items():
+        if not _TAG_NAME.fullmatch(name) or len(value) > 256:  # noqa: PLR2004 - column size
+            msg = f"tag {name!r}: names are 1-128 of A-Z a-z 0-9 . _ : / -, values 256 at most"
+            raise ValidationFailed(msg)
 
 
-def _stored(key: Key) -> StoredKey:
-    return StoredKey(
-        str(key.id), key.name, key.spec.value, key.usage.value, key.state.value,
-        key.primary_version, key.description, key.created_at, key.updated_at,
-    )  # fmt: skip
+def _check_period(period: timedelta | None) -> timedelta | None:
+    if period is not None and not MIN_ROTATION_PERIOD <= period <= MAX_ROTATION_PERIOD:
+        msg = "rotation_period must be from 1 hour to 100 years"
+        raise ValidationFailed(msg)
+    return period
 
 
-def _key(row: StoredKey) -> Key:
-    return Key(
-        KeyId(uuid.UUID(row.id)), row.name, KeySpec(row.spec), KeyUsage(row.usage),
-        KeyState(row.state), KeyVersionNumber(row.primary_version), row.description,
-        row.created_at, row.updated_at,
-    )  # fmt: skip
+def _check_dates(starts: datetime, ends: datetime | None) -> None:
+    if ends is not None and ends <= starts:
+        msg = "deactivation_date must be after the activation date (and after now)"
+        raise ValidationFailed(msg)

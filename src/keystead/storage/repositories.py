@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from keystead.errors import AlreadyInitialized, KeyAlreadyExists
+from keystead.errors import AlreadyInitialized
 from keystead.storage.engine import AsyncSession
-from keystead.storage.tables import KeyRow, KeyVersionRow, SealConfigRow, TokenRow
+from keystead.storage.tables import SealConfigRow, TokenRow
 
 _SEAL_CONFIG_ID = 1
 
@@ -130,98 +130,3 @@ class TokenRepository:
             expires_at=None if row.expires_at is None else as_utc(row.expires_at),
             revoked=row.revoked_at is not None,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredKey:
-    """A key's metadata row."""
-
-    id: str
-    name: str
-    spec: str
-    usage: str
-    state: str
-    primary_version: int
-    description: str
-    created_at: datetime
-    updated_at: datetime
-
-
-def _stored_key(row: KeyRow) -> StoredKey:
-    return StoredKey(
-        id=row.id,
-        name=row.name,
-        spec=row.spec,
-        usage=row.usage,
-        state=row.state,
-        primary_version=row.primary_version,
-        description=row.description,
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
-
-
-class KeyRepository:
-    """Keys and their versions; material only as barrier ciphertext."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def add(self, key: StoredKey, material_wrapped: bytes) -> None:
-        """Insert a key with its first version.
-
-        Raises:
-            KeyAlreadyExists: The name is taken.
-        """
-        self._session.add(KeyRow(**_key_columns(key)))
-        try:
-            await self._session.flush()
-        except IntegrityError:
-            msg = f"a key named {key.name!r} already exists"
-            raise KeyAlreadyExists(msg) from None
-        self._session.add(
-            KeyVersionRow(
-                key_id=key.id,
-                version=key.primary_version,
-                state=key.state,
-                material_wrapped=material_wrapped,
-                created_at=key.created_at,
-            )
-        )
-        await self._session.flush()
-
-    async def get(self, key_id: str) -> StoredKey | None:
-        """Return the key with that id, or None."""
-        row = await self._session.get(KeyRow, key_id)
-        return None if row is None else _stored_key(row)
-
-    async def get_by_name(self, name: str) -> StoredKey | None:
-        """Return the key with that name, or None."""
-        row = await self._session.scalar(select(KeyRow).where(KeyRow.name == name))
-        return None if row is None else _stored_key(row)
-
-    async def list(self, limit: int, after_name: str | None) -> list[StoredKey]:
-        """Return up to ``limit`` keys ordered by name, after ``after_name``."""
-        query = select(KeyRow).order_by(KeyRow.name).limit(limit)
-        if after_name is not None:
-            query = query.where(KeyRow.name > after_name)
-        return [_stored_key(row) for row in await self._session.scalars(query)]
-
-    async def material(self, key_id: str, version: int) -> bytes | None:
-        """Return the wrapped material of one version, or None."""
-        row = await self._session.get(KeyVersionRow, (key_id, version))
-        return None if row is None else row.material_wrapped
-
-
-def _key_columns(key: StoredKey) -> dict[str, object]:
-    return {
-        "id": key.id,
-        "name": key.name,
-        "spec": key.spec,
-        "usage": key.usage,
-        "state": key.state,
-        "primary_version": key.primary_version,
-        "description": key.description,
-        "created_at": key.created_at,
-        "updated_at": key.updated_at,
-    }

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+_TS = DateTime(timezone=True)
 
 
 class Base(DeclarativeBase):
@@ -50,15 +62,41 @@ class KeyRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True, index=True)
     spec: Mapped[str] = mapped_column(String(40))
     usage: Mapped[str] = mapped_column(String(40))
-    state: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32), index=True)
     primary_version: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    min_decryption_version: Mapped[int] = mapped_column(Integer, default=1)
+    rotation_period_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    next_rotation_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True, index=True)
+    activation_date: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    deactivation_date: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    exportable: Mapped[bool] = mapped_column(Boolean, default=False)
+    backup_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    protection: Mapped[str] = mapped_column(String(16), default="SOFTWARE")
+    origin: Mapped[str] = mapped_column(String(16), default="KEYSTEAD")
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    destruction_date: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    state_before_destruction: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    compromise_date: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+
+
+class KeyTagRow(Base):
+    """One tag of a key: a name and a value."""
+
+    __tablename__ = "key_tags"
+
+    key_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
 
 
 class KeyVersionRow(Base):
-    """One version of a key; its material only as barrier ciphertext."""
+    """One version of a key; its private material only as barrier ciphertext."""
 
     __tablename__ = "key_versions"
 
@@ -68,4 +106,10 @@ class KeyVersionRow(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     state: Mapped[str] = mapped_column(String(32))
     material_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    use_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_used_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    destruction_date: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    state_before_destruction: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    destroyed_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from keystead.errors import StorageError
 from keystead.storage.engine import AsyncSession
-from keystead.storage.repositories import KeyRepository, SystemRepository, TokenRepository
+from keystead.storage.key_repository import KeyRepository
+from keystead.storage.repositories import SystemRepository, TokenRepository
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Bodies of /v1/keys and the cryptographic operations on them."""
+"""Bodies of /v1/keys: creating, describing, updating, versions and lifecycle verbs."""
 
 from __future__ import annotations
 
@@ -9,23 +9,41 @@ import msgspec
 
 from keystead.api.schemas.base import Request, Response
 from keystead.domain.lifecycle import KeyState
+from keystead.domain.models import RevocationReason
 from keystead.domain.specs import KeySpec, KeyUsage
 
-Context = Annotated[
+Tags = Annotated[
     dict[
-        Annotated[str, msgspec.Meta(max_length=256)], Annotated[str, msgspec.Meta(max_length=4096)]
+        Annotated[str, msgspec.Meta(max_length=128)], Annotated[str, msgspec.Meta(max_length=256)]
     ],
-    msgspec.Meta(max_length=64, description="encryption context, bound as associated data"),
+    msgspec.Meta(max_length=50),
 ]
+Seconds = Annotated[int, msgspec.Meta(ge=0, le=36500 * 86400)]
 
 
 class CreateKeyRequest(Request):
-    """A new key: its unique name, spec and usage."""
+    """A new key: its unique name and spec; everything else has a default."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     spec: KeySpec
-    usage: KeyUsage = KeyUsage.ENCRYPT_DECRYPT
+    usage: KeyUsage | None = None
     description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    tags: Tags = msgspec.field(default_factory=dict)
+    rotation_period_seconds: Seconds | None = None
+    activation_date: datetime | None = None
+    deactivation_date: datetime | None = None
+    exportable: bool = False
+    backup_allowed: bool = True
+
+
+class UpdateKeyRequest(Request):
+    """Fields to change; absent fields stay. ``rotation_period_seconds: 0`` turns it off."""
+
+    description: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    tags: Tags | None = None
+    rotation_period_seconds: Seconds | None = None
+    deactivation_date: datetime | None = None
+    min_decryption_version: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class KeyResponse(Response):
@@ -37,7 +55,21 @@ class KeyResponse(Response):
     usage: KeyUsage
     state: KeyState
     primary_version: int
+    min_decryption_version: int
     description: str
+    tags: dict[str, str]
+    owner: str | None
+    protection: str
+    origin: str
+    exportable: bool
+    backup_allowed: bool
+    rotation_period_seconds: int | None
+    next_rotation_at: datetime | None
+    activation_date: datetime | None
+    deactivation_date: datetime | None
+    destruction_date: datetime | None
+    revocation_reason: RevocationReason | None
+    compromise_date: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -49,31 +81,34 @@ class KeyListResponse(Response):
     next_cursor: str | None
 
 
-class EncryptRequest(Request):
-    """Plaintext (standard base64) and an optional encryption context."""
+class KeyVersionResponse(Response):
+    """One version: its state and how much it has been used."""
 
-    plaintext: bytes
-    context: Context = msgspec.field(default_factory=dict)
-
-
-class EncryptResponse(Response):
-    """The self-describing ciphertext of ARCHITECTURE.md section 4."""
-
-    ciphertext: bytes
-    key_id: str
     version: int
+    state: KeyState
+    primary: bool
+    created_at: datetime
+    use_count: int
+    last_used_at: datetime | None
+    destruction_date: datetime | None
+    destroyed_at: datetime | None
 
 
-class DecryptRequest(Request):
-    """A ciphertext made by encrypt, and the same encryption context."""
+class KeyVersionsResponse(Response):
+    """Every version of a key, oldest first."""
 
-    ciphertext: Annotated[bytes, msgspec.Meta(max_length=128 * 1024)]
-    context: Context = msgspec.field(default_factory=dict)
-
-
-class DecryptResponse(Response):
-    """The plaintext and the key version that opened it."""
-
-    plaintext: bytes
     key_id: str
-    version: int
+    versions: list[KeyVersionResponse]
+
+
+class RevokeRequest(Request):
+    """Why the key is revoked, and since when it is compromised (default: now)."""
+
+    reason: RevocationReason
+    compromise_date: datetime | None = None
+
+
+class ScheduleDestructionRequest(Request):
+    """How many days to wait before the material is erased (default 30)."""
+
+    pending_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 30

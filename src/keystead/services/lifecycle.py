@@ -1,0 +1,206 @@
+"""Lifecycle verbs (STYLE.md C7) and rotation: every state change goes through one table."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from keystead.domain.lifecycle import KeyState, check_transition
+from keystead.domain.models import Key, Principal, RevocationReason
+from keystead.errors import InvalidStateTransition, KeyStateForbidsOperation, ValidationFailed
+from keystead.services.clock import Clock
+from keystead.services.keys import KeyService, require_root
+from keystead.storage.uow import Database
+from keystead.types import KeyVersionNumber
+
+DEFAULT_PENDING_DAYS: Final = 30
+MAX_PENDING_DAYS: Final = 365
+_COMPROMISE: Final = frozenset({RevocationReason.KEY_COMPROMISE, RevocationReason.CA_COMPROMISE})
+_S = KeyState
+
+
+class LifecycleService:
+    """Moves keys between the states of ARCHITECTURE.md section 3, and rotates them."""
+
+    def __init__(
+        self, database: Database, keys: KeyService, clock: Clock, *, allow_zero_wait: bool
+    ) -> None:
+        self._database = database
+        self._keys = keys
+        self._clock = clock
+        self._allow_zero_wait = allow_zero_wait
+
+    async def activate(self, principal: Principal, reference: str) -> Key:
+        """PRE_ACTIVE to ACTIVE.
+
+        Raises:
+            InvalidStateTransition: From any other state.
+        """
+        key = (await self._keys.resolve(reference)).key
+        if key.state is not _S.PRE_ACTIVE:
+            msg = f"a key in state {key.state} cannot activate: only a PRE_ACTIVE key can"
+            raise InvalidStateTransition(msg)
+        return await self._move(principal, reference, _S.ACTIVE)
+
+    async def suspend(self, principal: Principal, reference: str) -> Key:
+        """ACTIVE to SUSPENDED: no operation at all until resumed.
+
+        Raises:
+            InvalidStateTransition: From any other state.
+        """
+        return await self._move(principal, reference, _S.SUSPENDED)
+
+    async def resume(self, principal: Principal, reference: str) -> Key:
+        """SUSPENDED to ACTIVE.
+
+        Raises:
+            InvalidStateTransition: From any other state.
+        """
+        key = (await self._keys.resolve(reference)).key
+        if key.state is not _S.SUSPENDED:
+            msg = f"a key in state {key.state} cannot resume: only a SUSPENDED key can"
+            raise InvalidStateTransition(msg)
+        return await self._move(principal, reference, _S.ACTIVE)
+
+    async def deactivate(self, principal: Principal, reference: str) -> Key:
+        """To DEACTIVATED: decrypts and verifies old data, protects nothing new.
+
+        Raises:
+            InvalidStateTransition: From a state that cannot be deactivated.
+        """
+        return await self._move(principal, reference, _S.DEACTIVATED)
+
+    async def revoke(
+        self,
+        principal: Principal,
+        reference: str,
+        reason: RevocationReason,
+        compromise_date: datetime | None = None,
+    ) -> Key:
+        """Revoke: COMPROMISED for a compromise, DEACTIVATED for any other reason (KMIP).
+
+        Raises:
+            InvalidStateTransition: The key cannot be revoked from its state.
+            ValidationFailed: A compromise date in the future.
+        """
+        now = self._clock()
+        if compromise_date is not None and compromise_date > now:
+            msg = "compromise_date cannot be in the future"
+            raise ValidationFailed(msg)
+        target = _S.COMPROMISED if reason in _COMPROMISE else _S.DEACTIVATED
+        when = compromise_date or now if target is _S.COMPROMISED else None
+        return await self._move(
+            principal, reference, target, revocation_reason=reason, compromise_date=when
+        )
+
+    async def schedule_destruction(
+        self, principal: Principal, reference: str, pending_days: int = DEFAULT_PENDING_DAYS
+    ) -> Key:
+        """To DESTROY_PENDING; the scheduler destroys the material after ``pending_days``.
+
+        Raises:
+            ValidationFailed: A waiting period out of range.
+            InvalidStateTransition: An ACTIVE key must be deactivated (or suspended) first.
+        """
+        lowest = 0 if self._allow_zero_wait else 1
+        if not lowest <= pending_days <= MAX_PENDING_DAYS:
+            msg = f"pending_days must be {lowest} to {MAX_PENDING_DAYS}"
+            raise ValidationFailed(msg)
+        key = (await self._keys.resolve(reference)).key
+        due = self._clock() + timedelta(days=pending_days)
+        return await self._move(
+            principal, reference, _S.DESTROY_PENDING,
+            destruction_date=due, state_before_destruction=key.state,
+        )  # fmt: skip
+
+    async def cancel_destruction(self, principal: Principal, reference: str) -> Key:
+        """DESTROY_PENDING back to the state it came from.
+
+        Raises:
+            InvalidStateTransition: The key is not pending destruction.
+        """
+        key = (await self._keys.resolve(reference)).key
+        if key.state is not _S.DESTROY_PENDING or key.state_before_destruction is None:
+            msg = f"a key in state {key.state} has no destruction to cancel"
+            raise InvalidStateTransition(msg)
+        return await self._move(
+            principal, reference, key.state_before_destruction,
+            destruction_date=None, state_before_destruction=None,
+        )  # fmt: skip
+
+    async def rotate(self, principal: Principal, reference: str) -> Key:
+        """Add a version and make it primary; older versions still decrypt and verify.
+
+        Raises:
+            KeyStateForbidsOperation: Only an ACTIVE key rotates.
+        """
+        require_root(principal)
+        return await self.rotate_key(reference)
+
+    async def rotate_key(self, reference: str) -> Key:
+        """Rotate without an authorization check (the scheduler's entry point).
+
+        Raises:
+            KeyStateForbidsOperation: Only an ACTIVE key rotates.
+        """
+        key = (await self._keys.resolve(reference)).key
+        if key.state is not _S.ACTIVE:
+            msg = f"a key in state {key.state} cannot rotate"
+            raise KeyStateForbidsOperation(msg)
+        now = self._clock()
+        version = KeyVersionNumber(key.primary_version + 1)
+        period = key.rotation_period
+        rotated = replace(
+            key, primary_version=version, updated_at=now,
+            next_rotation_at=None if period is None else now + period,
+        )  # fmt: skip
+        new_version = self._keys.new_version(rotated, version, now)
+        async with self._database.unit_of_work() as uow:
+            await uow.keys.update(
+                rotated, expected_state=key.state, expected_primary=key.primary_version
+            )
+            await uow.keys.add_version(key.id, new_version)
+        self._keys.forget(key.id)
+        return rotated
+
+    async def destroy(self, reference: str) -> Key:
+        """Carry out a destruction whose waiting period has ended: erase every version.
+
+        Raises:
+            InvalidStateTransition: The key is not pending destruction.
+        """
+        key = (await self._keys.resolve(reference)).key
+        before = key.state_before_destruction
+        target = _S.DESTROYED_COMPROMISED if before is _S.COMPROMISED else _S.DESTROYED
+        check_transition(key.state, target)
+        now = self._clock()
+        destroyed = replace(key, state=target, updated_at=now)
+        async with self._database.unit_of_work() as uow:
+            await uow.keys.update(destroyed, expected_state=key.state)
+            versions = await uow.keys.versions(key.id)
+            gone = [replace(v, state=target, destroyed_at=now) for v in versions]
+            await uow.keys.set_version_states(key.id, gone)
+            await uow.keys.erase_material(key.id)
+        self._keys.forget(key.id)
+        return destroyed
+
+    async def _move(
+        self, principal: Principal, reference: str, target: KeyState, **changes: object
+    ) -> Key:
+        require_root(principal)
+        return await self.move(reference, target, **changes)
+
+    async def move(self, reference: str, target: KeyState, **changes: object) -> Key:
+        """Move a key to ``target`` if the table allows it, writing ``changes`` with it.
+
+        Raises:
+            InvalidStateTransition: The table does not allow it; the message names the state.
+        """
+        key = (await self._keys.resolve(reference)).key
+        check_transition(key.state, target)
+        moved = replace(key, state=target, updated_at=self._clock(), **changes)  # type: ignore[arg-type]
+        async with self._database.unit_of_work() as uow:
+            await uow.keys.update(moved, expected_state=key.state)
+        self._keys.forget(key.id)
+        return moved

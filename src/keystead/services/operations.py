@@ -1,0 +1,50 @@
+"""What every cryptographic operation checks first: usage, state and version (section 3)."""
+
+from __future__ import annotations
+
+from keystead.domain.models import Key
+from keystead.domain.operations import KeyOperation, check_permitted
+from keystead.domain.specs import KeyUsage
+from keystead.errors import KeyVersionNotFound, KeyVersionTooOld, UnsupportedOperation
+
+
+def check_usage(key: Key, usage: KeyUsage, operation: str) -> None:
+    """Refuse an operation the key's usage does not cover (sign with an AES key, say).
+
+    Raises:
+        UnsupportedOperation: Naming the key's spec and usage.
+    """
+    if key.usage is not usage:
+        msg = f"a {key.spec} key for {key.usage} cannot {operation}"
+        raise UnsupportedOperation(msg)
+
+
+def protect_version(key: Key, operation: KeyOperation) -> int:
+    """Return the version that protects new data: the primary one, if the state allows.
+
+    Raises:
+        KeyStateForbidsOperation: The key's state does not allow ``operation``.
+    """
+    check_permitted(key.state, operation)
+    return key.primary_version
+
+
+def process_version(key: Key, operation: KeyOperation, version: int | None) -> int:
+    """Return the version that processes old data, checked against state and minimum.
+
+    Raises:
+        KeyStateForbidsOperation: The key's state does not allow ``operation``.
+        KeyVersionNotFound: A version the key never had.
+        KeyVersionTooOld: A version below ``min_decryption_version``.
+    """
+    check_permitted(key.state, operation)
+    chosen = key.primary_version if version is None else version
+    if not 1 <= chosen <= key.primary_version:
+        raise KeyVersionNotFound
+    if chosen < key.min_decryption_version:
+        msg = (
+            f"version {chosen} is below the key's min_decryption_version "
+            f"({key.min_decryption_version})"
+        )
+        raise KeyVersionTooOld(msg)
+    return chosen

@@ -1,0 +1,81 @@
+"""Usage counting and limits: uses are reserved from the database in blocks, like a sequence.
+
+A protect operation (encrypt, sign, MAC, data key, encapsulation, agreement) takes one use
+from its node's reserved block; only when the block is spent does the node write, adding a
+whole block to the version's ``use_count``. So ``use_count`` is exact to a block (an upper
+bound), costs one write per block rather than per request, and stays correct across nodes.
+A version whose count would pass its spec's limit (2^32 for random-nonce AEADs, NIST SP
+800-38D section 8.3) is rotated before it is used again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from keystead.domain.operations import KeyOperation
+from keystead.domain.specs import USAGE_LIMITS, KeySpec
+from keystead.errors import ConflictError
+from keystead.services.clock import Clock
+from keystead.services.key_cache import CachedKey
+from keystead.services.keys import KeyService
+from keystead.services.lifecycle import LifecycleService
+from keystead.services.operations import protect_version
+from keystead.storage.uow import Database
+
+DEFAULT_BLOCK: Final = 1000
+
+
+class UsageMeter:
+    """Chooses the version a protect operation uses, counting it against its limit."""
+
+    def __init__(  # noqa: PLR0913 - explicit wiring; limits and block are injectable for tests
+        self,
+        database: Database,
+        keys: KeyService,
+        lifecycle: LifecycleService,
+        clock: Clock,
+        *,
+        limits: Mapping[KeySpec, int] = USAGE_LIMITS,
+        block: int = DEFAULT_BLOCK,
+    ) -> None:
+        self._database = database
+        self._keys = keys
+        self._lifecycle = lifecycle
+        self._clock = clock
+        self._limits = limits
+        self._block = block
+
+    async def protect(self, entry: CachedKey, operation: KeyOperation) -> tuple[CachedKey, int]:
+        """Return the entry and version to use for one protect operation.
+
+        Raises:
+            KeyStateForbidsOperation: The key's state does not allow ``operation``.
+        """
+        version = protect_version(entry.key, operation)
+        remaining = entry.reserved_uses.get(version, 0)
+        if remaining > 0:
+            entry.reserved_uses[version] = remaining - 1
+            return entry, version
+        return await self._reserve(entry, operation, version)
+
+    async def _reserve(
+        self, entry: CachedKey, operation: KeyOperation, version: int
+    ) -> tuple[CachedKey, int]:
+        key = entry.key
+        limit = self._limits.get(key.spec)
+        block = self._block if limit is None else max(1, min(self._block, limit))
+        async with self._database.unit_of_work() as uow:
+            total = await uow.keys.record_use(key.id, version, block, self._clock())
+        if limit is None or total <= limit:
+            entry.reserved_uses[version] = block - 1
+            return entry, version
+        async with self._database.unit_of_work() as uow:
+            # Give the block back: the version rotates instead of passing its limit.
+            await uow.keys.record_use(key.id, version, -block, self._clock())
+        try:
+            await self._lifecycle.rotate_key(str(key.id))
+        except ConflictError:
+            self._keys.forget(key.id)  # another request or node rotated it first
+        fresh = await self._keys.resolve(str(key.id))
+        return await self.protect(fresh, operation)
