@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     allow_immediate_destruction: bool = False
     scheduler_interval_seconds: Annotated[float, Field(ge=0, le=86400)] = 30.0
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
 
     @classmethod
     def settings_customise_sources(
@@ -78,6 +79,19 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'keystead.db').resolve()}"
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Return ``KEYSTEAD_*`` variables that rebuild ``settings`` in a worker process."""
+    environment = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        environment[f"KEYSTEAD_{name.upper()}"] = (
+            str(text).lower() if isinstance(text, bool) else str(text)
+        )
+    return environment
 
 
 def split_listen(value: str) -> tuple[str, int]:
@@ -168,6 +182,13 @@ def check_server_settings(settings: Settings) -> None:
             raise ConfigurationError(msg)
     elif not settings.dev and (settings.tls_cert is None or settings.tls_key is None):
         msg = "tls_cert: HTTPS needs --tls-cert and --tls-key (or --dev, or --insecure-http)"
+        raise ConfigurationError(msg)
+    if settings.workers > 1 and not settings.dev:
+        msg = (
+            "workers: more than one worker process needs a seal that unseals itself (--dev "
+            "today, pkcs11 with issue 7): each worker holds its own keyring, and an unseal "
+            "request reaches only one of them"
+        )
         raise ConfigurationError(msg)
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         msg = f"data_dir: {settings.data_dir} exists and is not a directory"

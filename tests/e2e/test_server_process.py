@@ -130,6 +130,7 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
             "database_url",
         ),
         (["--data-dir", "/proc/keystead", "--insecure-http"], "data_dir"),
+        (["--workers", "2", "--insecure-http"], "workers"),
     ],
 )
 def test_bad_settings_stop_the_server_naming_the_setting(
@@ -170,3 +171,30 @@ def test_the_module_entry_point_is_the_console_script() -> None:
     assert result.returncode == 0
     assert "server" in result.stdout
     assert sys.executable
+
+
+def test_dev_server_with_two_workers_shares_one_database(tmp_path: Path) -> None:
+    port = free_port()
+    server = ServerProcess(
+        args=["--dev", "--workers", "2", "--data-dir", str(tmp_path / "dev"),
+              "--listen", f"127.0.0.1:{port}"],
+        port=port, ca_file=tmp_path / "dev" / "tls" / "ca.pem", log=tmp_path / "workers.log",
+    )  # fmt: skip
+    try:
+        server.start()
+        lines = server.log.read_text().splitlines()
+        token = next(line for line in lines if line.startswith("Root token: ")).split(": ")[1]
+        assert any("with 2 workers" in line for line in lines)
+        blobs = []
+        for number in range(6):
+            with server.client(token) as client:  # new connections: spread over the workers
+                if number == 0:
+                    client.post("/v1/keys", json={"name": "shared", "spec": "AES_256_GCM"})
+                body = {"plaintext": base64.b64encode(f"n{number}".encode()).decode()}
+                blobs.append(client.post("/v1/keys/shared/encrypt", json=body).json())
+        for number, blob in enumerate(blobs):
+            with server.client(token) as client:
+                opened = client.post("/v1/decrypt", json={"ciphertext": blob["ciphertext"]})
+                assert base64.b64decode(opened.json()["plaintext"]) == f"n{number}".encode()
+    finally:
+        server.stop()

@@ -23,7 +23,7 @@ from keystead.api.middleware import RequestMiddleware
 from keystead.api.openapi import build_openapi
 from keystead.api.routes import batch, crypto, keys, meta, signing, system
 from keystead.api.routing import AnyEndpoint, build_routes
-from keystead.config import Settings
+from keystead.config import Settings, load_settings
 from keystead.errors import (
     KeysteadError,
     MalformedRequest,
@@ -31,6 +31,7 @@ from keystead.errors import (
     PayloadTooLarge,
     RouteNotFound,
 )
+from keystead.logs import configure_logging
 from keystead.services.container import Services, build_services
 from keystead.services.devmode import unseal_dev
 
@@ -57,6 +58,13 @@ def endpoint_table(metrics: Metrics) -> list[AnyEndpoint]:
 
     table.extend(meta.meta_endpoints(openapi_document, metrics))
     return table
+
+
+def create_app_from_environment() -> Starlette:
+    """Build the app of a worker process from its ``KEYSTEAD_*`` environment (``--workers``)."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:

@@ -14,7 +14,12 @@ import uvicorn
 from rich.console import Console
 
 from keystead.api.app import create_app
-from keystead.config import Settings, check_server_settings, load_settings
+from keystead.config import (
+    Settings,
+    check_server_settings,
+    load_settings,
+    settings_environment,
+)
 from keystead.crypto.certificates import check_certificate_pair, ensure_dev_certificates
 from keystead.errors import ConfigurationError, KeysteadError
 from keystead.logs import configure_logging
@@ -51,6 +56,9 @@ def serve(  # noqa: PLR0913, PLR0917 - one parameter per documented flag (ARCHIT
     log_level: Annotated[
         str | None, typer.Option("--log-level", help="debug, info, warning or error.")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes (needs --dev for now).")
+    ] = None,
 ) -> None:
     """Run the Keystead server (HTTPS; TLS 1.2 or newer)."""
     # Everything the server writes (database, certificates, dev files) is for its eyes only.
@@ -59,7 +67,7 @@ def serve(  # noqa: PLR0913, PLR0917 - one parameter per documented flag (ARCHIT
         settings = load_settings(
             config, dev=dev or None, data_dir=data_dir, listen=listen, tls_cert=tls_cert,
             tls_key=tls_key, database_url=database_url, insecure_http=insecure_http,
-            log_level=log_level,
+            log_level=log_level, workers=workers,
         )  # fmt: skip
         check_server_settings(settings)
         settings = _prepare_tls(settings)
@@ -118,6 +126,9 @@ def _announce_dev(settings: Settings, root_token: str) -> None:
 
 
 def _run(settings: Settings) -> None:
+    if settings.workers > 1:
+        _run_workers(settings)
+        return
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -139,6 +150,31 @@ def _run(settings: Settings) -> None:
     _err.print(f"Keystead listening on {_address(settings)}", highlight=False)
     try:
         uvicorn.Server(config).run()
+    finally:
+        _err.print("Keystead stopped.", highlight=False)
+
+
+def _run_workers(settings: Settings) -> None:
+    # Each worker is a new process that rebuilds the settings from the environment; Python
+    # 3.10+ contexts already refuse anything older than TLS 1.2.
+    os.environ.update(settings_environment(settings))
+    _err.print(
+        f"Keystead listening on {_address(settings)} with {settings.workers} workers",
+        highlight=False,
+    )
+    try:
+        uvicorn.run(
+            "keystead.api.app:create_app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            ssl_certfile=None if settings.insecure_http else settings.tls_cert,
+            ssl_keyfile=None if settings.insecure_http else settings.tls_key,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
     finally:
         _err.print("Keystead stopped.", highlight=False)
 
