@@ -219,3 +219,49 @@ def test_a_version_rotates_before_it_passes_its_usage_limit(settings: Settings) 
         assert [v["use_count"] for v in versions] == [5, 5, 5]  # v3 holds a reserved block
         assert all(v["last_used_at"] == "2026-11-28T12:00:00Z" for v in versions)
         client.portal.call(services.close)  # type: ignore[union-attr]
+
+
+def test_one_version_is_retired_and_destroyed_on_its_own(
+    server: Server, settings: Settings
+) -> None:
+    server.post("/v1/keys", {"name": "multi", "spec": "AES_256_GCM"})
+    blobs = []
+    for _ in range(3):
+        blobs.append(server.post("/v1/keys/multi/encrypt", {"plaintext": b64(b"x")}).json())
+        server.post("/v1/keys/multi/rotate")
+    primary = server.post("/v1/keys/multi/versions/4/deactivate")
+    assert (primary.status_code, primary.json()["code"]) == (409, "InvalidStateTransition")
+    assert "rotate" in primary.json()["detail"]
+    active_first = server.post(
+        "/v1/keys/multi/versions/1/schedule-destruction", {"pending_days": 1}
+    )
+    assert active_first.json()["code"] == "InvalidStateTransition"
+    assert server.post("/v1/keys/multi/versions/1/deactivate").json()["state"] == "DEACTIVATED"
+    assert server.post("/v1/decrypt", {"ciphertext": blobs[0]["ciphertext"]}).status_code == 200
+    revoked = server.post("/v1/keys/multi/versions/2/revoke").json()
+    assert revoked["state"] == "COMPROMISED"
+    refused = server.post("/v1/decrypt", {"ciphertext": blobs[1]["ciphertext"]})
+    assert refused.json()["code"] == "KeyStateForbidsOperation"
+    assert "version 2 is COMPROMISED" in refused.json()["detail"]
+    scheduled = server.post("/v1/keys/multi/versions/1/schedule-destruction", {"pending_days": 3})
+    assert scheduled.json()["state"] == "DESTROY_PENDING"
+    cancelled = server.post("/v1/keys/multi/versions/1/cancel-destruction").json()
+    assert (cancelled["state"], cancelled["destruction_date"]) == ("DEACTIVATED", None)
+    server.post("/v1/keys/multi/versions/1/schedule-destruction", {"pending_days": 3})
+    server.clock.advance(timedelta(days=3))
+    report = server.run_scheduler()
+    assert [version for _, version in report.destroyed_versions] == [1]
+    gone = server.post("/v1/decrypt", {"ciphertext": blobs[0]["ciphertext"]})
+    assert gone.json()["code"] == "KeyDestroyed"
+    assert server.post("/v1/decrypt", {"ciphertext": blobs[2]["ciphertext"]}).status_code == 200
+    states = [v["state"] for v in server.get("/v1/keys/multi/versions").json()["versions"]]
+    assert states == ["DESTROYED", "COMPROMISED", "ACTIVE", "ACTIVE"]
+    with sqlite3.connect(settings.data_dir / "keystead.db") as connection:
+        kept = connection.execute(
+            "SELECT version, material_wrapped IS NULL FROM key_versions ORDER BY version"
+        ).fetchall()
+    assert kept == [(1, 1), (2, 0), (3, 0), (4, 0)]
+    missing = server.post("/v1/keys/multi/versions/9/deactivate")
+    assert missing.json()["code"] == "KeyVersionNotFound"
+    bad = server.post("/v1/keys/multi/versions/zero/deactivate")
+    assert bad.json()["code"] == "ValidationFailed"

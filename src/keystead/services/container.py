@@ -13,7 +13,7 @@ from keystead.services.clock import Clock, utc_now
 from keystead.services.crypto_ops import CryptoService
 from keystead.services.key_cache import KeyCache
 from keystead.services.keys import KeyService
-from keystead.services.lifecycle import LifecycleService
+from keystead.services.lifecycle import LifecycleService, VersionLifecycle
 from keystead.services.scheduler import Scheduler
 from keystead.services.signing_ops import SigningService
 from keystead.services.system import SystemService
@@ -34,6 +34,7 @@ class Services:
     tokens: TokenService
     keys: KeyService
     lifecycle: LifecycleService
+    versions: VersionLifecycle
     crypto: CryptoService
     signing: SigningService
     scheduler: Scheduler
@@ -88,9 +89,10 @@ def build_services(
     lifecycle = LifecycleService(
         database, keys, clock, allow_zero_wait=settings.allow_immediate_destruction
     )
-    scheduler = Scheduler(engine, database, barrier, lifecycle, clock)
+    versions = VersionLifecycle(database, keys, clock)
+    scheduler = Scheduler(engine, database, barrier, lifecycle, versions, clock)
     meter = UsageMeter(database, keys, lifecycle, clock, limits=usage_limits or USAGE_LIMITS)
     return Services(
-        settings, engine, barrier, system, tokens, keys, lifecycle,
+        settings, engine, barrier, system, tokens, keys, lifecycle, versions,
         CryptoService(keys, meter), SigningService(keys, meter), scheduler,
     )  # fmt: skip

@@ -126,7 +126,7 @@ class CryptoService:
         if key.spec not in SYMMETRIC_AEAD:
             raise DecryptionFailed
         try:
-            chosen = process_version(key, KeyOperation.DECRYPT, version)
+            chosen = process_version(entry, KeyOperation.DECRYPT, version)
             material = await self._keys.material(entry, chosen)
         except KeyVersionNotFound:
             raise DecryptionFailed from None
@@ -160,7 +160,7 @@ class CryptoService:
             if key_id != key.id:
                 raise DecryptionFailed
             return await self._open(entry, blob_version, ciphertext, context)
-        chosen = process_version(key, KeyOperation.DECRYPT, version)
+        chosen = process_version(entry, KeyOperation.DECRYPT, version)
         material = await self._keys.material(entry, chosen)
         algorithm = asymmetric.AsymmetricAlgorithm(key.spec.value)
         return Decrypted(rsa_oaep.decrypt(algorithm, material, ciphertext), key.id, chosen)

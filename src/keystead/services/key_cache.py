@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from keystead.crypto.secret import KeyMaterial
+from keystead.domain.lifecycle import KeyState
 from keystead.domain.models import Key
 from keystead.types import KeyId
 
@@ -25,6 +26,7 @@ class CachedKey:
     materials: dict[int, KeyMaterial] = field(default_factory=dict, repr=False)
     public_keys: dict[int, bytes] = field(default_factory=dict, repr=False)
     reserved_uses: dict[int, int] = field(default_factory=dict)
+    version_states: dict[int, KeyState] = field(default_factory=dict)
     fresh_until: float = 0.0
 
 
@@ -53,14 +55,15 @@ class KeyCache:
         key_id = self._ids_by_name.get(name)
         return None if key_id is None else self.get(key_id)
 
-    def put(self, key: Key) -> CachedKey:
-        """Cache a key's metadata (keeping materials already unwrapped for it)."""
+    def put(self, key: Key, version_states: dict[int, KeyState]) -> CachedKey:
+        """Cache a key's metadata and version states (keeping materials already unwrapped)."""
         entry = self._by_id.get(key.id)
         if entry is None or entry.key != key:
             self.forget(key.id)
             entry = CachedKey(key)
             self._by_id[key.id] = entry
             self._ids_by_name[key.name] = key.id
+        entry.version_states = version_states
         entry.fresh_until = time.monotonic() + self._ttl
         self._by_id.move_to_end(key.id)
         while len(self._by_id) > self._capacity:

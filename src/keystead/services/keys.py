@@ -128,8 +128,9 @@ class KeyService:
                 wrapped = self._barrier.encrypt(raw, material_binding(key.id, version))
         finally:
             generated.material.wipe()
-        state = KeyState.ACTIVE if key.state is KeyState.ACTIVE else key.state
-        return NewVersion(version, state, wrapped, generated.public_key, now)
+        # A version starts ACTIVE and the key's state caps it; only the version verbs
+        # give a version a state of its own (section 3).
+        return NewVersion(version, KeyState.ACTIVE, wrapped, generated.public_key, now)
 
     async def describe(self, principal: Principal, reference: str) -> Key:
         """Return a key by id or by name.
@@ -201,9 +202,10 @@ class KeyService:
             return entry
         async with self._database.unit_of_work() as uow:
             key = await (uow.keys.get(key_id) if key_id else uow.keys.get_by_name(reference))
-        if key is None:
-            raise KeyNotFound
-        return self._cache.put(key)
+            if key is None:
+                raise KeyNotFound
+            states = await uow.keys.version_states(key.id)
+        return self._cache.put(key, states)
 
     def forget(self, key_id: KeyId) -> None:
         """Drop a key from the cache, wiping its unwrapped material (on any change)."""

@@ -6,9 +6,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from keystead.domain.lifecycle import KeyState, check_transition
-from keystead.domain.models import Key, Principal, RevocationReason
-from keystead.errors import InvalidStateTransition, KeyStateForbidsOperation, ValidationFailed
+from keystead.domain.lifecycle import ALLOWED_TRANSITIONS, KeyState, check_transition
+from keystead.domain.models import Key, KeyVersionInfo, Principal, RevocationReason
+from keystead.domain.operations import DESTROYED_STATES
+from keystead.errors import (
+    InvalidStateTransition,
+    KeyStateForbidsOperation,
+    KeyVersionNotFound,
+    ValidationFailed,
+)
 from keystead.services.clock import Clock
 from keystead.services.keys import KeyService, require_root
 from keystead.storage.uow import Database
@@ -18,6 +24,7 @@ DEFAULT_PENDING_DAYS: Final = 30
 MAX_PENDING_DAYS: Final = 365
 _COMPROMISE: Final = frozenset({RevocationReason.KEY_COMPROMISE, RevocationReason.CA_COMPROMISE})
 _S = KeyState
+_USABLE: Final = frozenset({_S.PRE_ACTIVE, _S.ACTIVE, _S.SUSPENDED})
 
 
 class LifecycleService:
@@ -202,5 +209,115 @@ class LifecycleService:
         moved = replace(key, state=target, updated_at=self._clock(), **changes)  # type: ignore[arg-type]
         async with self._database.unit_of_work() as uow:
             await uow.keys.update(moved, expected_state=key.state)
+        self._keys.forget(key.id)
+        return moved
+
+
+class VersionLifecycle:
+    """State changes of one version: deactivate, revoke, schedule and cancel destruction.
+
+    The primary version of a usable key cannot be taken out of service: rotate first.
+    """
+
+    def __init__(self, database: Database, keys: KeyService, clock: Clock) -> None:
+        self._database = database
+        self._keys = keys
+        self._clock = clock
+
+    async def deactivate(
+        self, principal: Principal, reference: str, version: int
+    ) -> KeyVersionInfo:
+        """A version to DEACTIVATED: it still decrypts and verifies.
+
+        Raises:
+            InvalidStateTransition: From a state the table does not allow.
+        """
+        require_root(principal)
+        return await self.move(reference, version, _S.DEACTIVATED)
+
+    async def revoke(self, principal: Principal, reference: str, version: int) -> KeyVersionInfo:
+        """A version to COMPROMISED: nothing uses it any more.
+
+        Raises:
+            InvalidStateTransition: From a state the table does not allow.
+        """
+        require_root(principal)
+        return await self.move(reference, version, _S.COMPROMISED)
+
+    async def schedule_destruction(
+        self, principal: Principal, reference: str, version: int, pending_days: int
+    ) -> KeyVersionInfo:
+        """A version to DESTROY_PENDING; the scheduler erases it after ``pending_days``.
+
+        Raises:
+            ValidationFailed: A waiting period out of range.
+            InvalidStateTransition: From a state the table does not allow.
+        """
+        require_root(principal)
+        if not 1 <= pending_days <= MAX_PENDING_DAYS:
+            msg = f"pending_days must be 1 to {MAX_PENDING_DAYS}"
+            raise ValidationFailed(msg)
+        due = self._clock() + timedelta(days=pending_days)
+        return await self.move(reference, version, _S.DESTROY_PENDING, destruction_date=due)
+
+    async def cancel_destruction(
+        self, principal: Principal, reference: str, version: int
+    ) -> KeyVersionInfo:
+        """A version from DESTROY_PENDING back to the state it came from.
+
+        Raises:
+            InvalidStateTransition: The version is not pending destruction.
+        """
+        require_root(principal)
+        info = await self._version(reference, version)
+        if info.state is not _S.DESTROY_PENDING or info.state_before_destruction is None:
+            msg = f"version {version} in state {info.state} has no destruction to cancel"
+            raise InvalidStateTransition(msg)
+        return await self.move(reference, version, info.state_before_destruction)
+
+    async def destroy(self, reference: str, version: int) -> KeyVersionInfo:
+        """Erase a version whose waiting period has ended.
+
+        Raises:
+            InvalidStateTransition: The version is not pending destruction.
+        """
+        info = await self._version(reference, version)
+        compromised = info.state_before_destruction is _S.COMPROMISED
+        target = _S.DESTROYED_COMPROMISED if compromised else _S.DESTROYED
+        return await self.move(reference, version, target, destroyed_at=self._clock())
+
+    async def _version(self, reference: str, version: int) -> KeyVersionInfo:
+        key = (await self._keys.resolve(reference)).key
+        async with self._database.unit_of_work() as uow:
+            for info in await uow.keys.versions(key.id):
+                if info.version == version:
+                    return info
+        raise KeyVersionNotFound
+
+    async def move(
+        self, reference: str, version: int, target: KeyState, **changes: object
+    ) -> KeyVersionInfo:
+        """Move one version to ``target`` if the table allows it.
+
+        Raises:
+            InvalidStateTransition: Not allowed, or the primary version of a usable key.
+            KeyVersionNotFound: No such version.
+        """
+        key = (await self._keys.resolve(reference)).key
+        info = await self._version(reference, version)
+        if target not in ALLOWED_TRANSITIONS[info.state]:
+            msg = f"version {version} in state {info.state} cannot move to {target}"
+            raise InvalidStateTransition(msg)
+        if version == key.primary_version and key.state in _USABLE:
+            msg = f"version {version} is the primary version: rotate the key first"
+            raise InvalidStateTransition(msg)
+        before = info.state if target is _S.DESTROY_PENDING else None
+        if info.state is _S.DESTROY_PENDING and target not in DESTROYED_STATES:
+            changes.setdefault("destruction_date", None)  # cancelled
+        moved = replace(info, state=target, state_before_destruction=before, **changes)  # type: ignore[arg-type]
+        async with self._database.unit_of_work() as uow:
+            await uow.keys.set_version_states(key.id, [moved])
+            if target in DESTROYED_STATES:
+                await uow.keys.erase_material(key.id, version)
         self._keys.forget(key.id)
         return moved

@@ -19,7 +19,7 @@ from keystead.domain.models import Key
 from keystead.errors import KeysteadError
 from keystead.seal.barrier import Barrier
 from keystead.services.clock import Clock
-from keystead.services.lifecycle import LifecycleService
+from keystead.services.lifecycle import LifecycleService, VersionLifecycle
 from keystead.storage.engine import AsyncEngine
 from keystead.storage.key_repository import DueWork, find_due
 from keystead.storage.locks import exclusive
@@ -39,20 +39,23 @@ class SchedulerReport:
     deactivated: list[KeyId] = field(default_factory=list)
     rotated: list[KeyId] = field(default_factory=list)
     destroyed: list[KeyId] = field(default_factory=list)
+    destroyed_versions: list[tuple[KeyId, int]] = field(default_factory=list)
     failed: list[KeyId] = field(default_factory=list)
 
 
 class Scheduler:
     """Carries out the work whose time has come; ``run_once`` is what tests call."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 - explicit wiring (STYLE.md C5)
         self,
         engine: AsyncEngine,
         database: Database,
         barrier: Barrier,
         lifecycle: LifecycleService,
+        versions: VersionLifecycle,
         clock: Clock,
     ) -> None:
+        self._versions = versions
         self._engine = engine
         self._database = database
         self._barrier = barrier
@@ -70,7 +73,19 @@ class Scheduler:
             async with self._database.unit_of_work() as uow:
                 due = await find_due(uow.session, self._clock())
             await self._carry_out(due, report)
+            await self._destroy_versions(due, report)
         return report
+
+    async def _destroy_versions(self, due: DueWork, report: SchedulerReport) -> None:
+        for key_id, version in due.destroy_versions:
+            try:
+                await self._versions.destroy(str(key_id), version)
+            except KeysteadError as error:
+                _log.warning("scheduled version destruction failed", key_id=str(key_id),
+                             version=version, code=error.code)  # fmt: skip
+                report.failed.append(key_id)
+            else:
+                report.destroyed_versions.append((key_id, version))
 
     async def _carry_out(self, due: DueWork, report: SchedulerReport) -> None:
         jobs: list[tuple[list[KeyId], list[KeyId], Callable[[str], Awaitable[Key]]]] = [

@@ -113,7 +113,7 @@ class SigningService:
         require_root(principal)
         entry = await self._keys.resolve(reference)
         spec, scheme = _signing(entry, algorithm)
-        chosen = process_version(entry.key, KeyOperation.VERIFY, version)
+        chosen = process_version(entry, KeyOperation.VERIFY, version)
         public = await self._keys.public_key(entry, chosen)
         try:
             signing.verify(spec, public, scheme, signature, message=message, digest=digest)
@@ -148,7 +148,7 @@ class SigningService:
         require_root(principal)
         entry = await self._keys.resolve(reference)
         check_usage(entry.key, KeyUsage.GENERATE_VERIFY_MAC, "verify MACs")
-        chosen = process_version(entry.key, KeyOperation.MAC_VERIFY, version)
+        chosen = process_version(entry, KeyOperation.MAC_VERIFY, version)
         algorithm = mac.MacAlgorithm(entry.key.spec.value)
         mac.verify(algorithm, await self._keys.material(entry, chosen), message, tag)
 
@@ -207,7 +207,7 @@ class SigningService:
         require_root(principal)
         entry = await self._keys.resolve(reference)
         check_usage(entry.key, KeyUsage.KEY_ENCAPSULATION, "decapsulate")
-        chosen = process_version(entry.key, KeyOperation.UNWRAP, version)
+        chosen = process_version(entry, KeyOperation.UNWRAP, version)
         spec = asymmetric.AsymmetricAlgorithm(entry.key.spec.value)
         material = await self._keys.material(entry, chosen)
         secret = kem.decapsulate(spec, material, encapsulation)

@@ -209,6 +209,15 @@ class KeyRepository:
         )
         return [_version(row) for row in rows]
 
+    async def version_states(self, key_id: KeyId) -> dict[int, KeyState]:
+        """Return the state of every version of a key."""
+        rows = await self._session.execute(
+            select(KeyVersionRow.version, KeyVersionRow.state).where(
+                KeyVersionRow.key_id == str(key_id)
+            )
+        )
+        return {version: KeyState(state) for version, state in rows}
+
     async def set_version_states(self, key_id: KeyId, versions: Sequence[KeyVersionInfo]) -> None:
         """Write the state and destruction fields of the given versions."""
         for info in versions:
@@ -262,6 +271,7 @@ class DueWork:
     deactivate: list[KeyId]
     rotate: list[KeyId]
     destroy: list[KeyId]
+    destroy_versions: list[tuple[KeyId, int]]
 
 
 async def find_due(session: AsyncSession, now: datetime, limit: int = 500) -> DueWork:
@@ -271,7 +281,16 @@ async def find_due(session: AsyncSession, now: datetime, limit: int = 500) -> Du
         statement = select(KeyRow.id).where(*conditions).order_by(KeyRow.id).limit(limit)  # type: ignore[arg-type]
         return [KeyId(uuid.UUID(value)) for value in await session.scalars(statement)]
 
+    versions = await session.execute(
+        select(KeyVersionRow.key_id, KeyVersionRow.version)
+        .where(
+            KeyVersionRow.state == KeyState.DESTROY_PENDING.value,
+            KeyVersionRow.destruction_date <= now,
+        )
+        .limit(limit)
+    )
     return DueWork(
+        destroy_versions=[(KeyId(uuid.UUID(key)), version) for key, version in versions],
         activate=await ids(
             KeyRow.state == KeyState.PRE_ACTIVE.value, KeyRow.activation_date <= now
         ),

@@ -178,7 +178,55 @@ async def cancel_destruction(ctx: RequestContext, _: Empty) -> KeyResponse:
     return key_body(key)
 
 
+def _version_number(ctx: RequestContext) -> int:
+    text = ctx.path_params["version"]
+    if not text.isdigit() or int(text) < 1:
+        msg = "the version must be a positive integer"
+        raise ValidationFailed(msg)
+    return int(text)
+
+
+async def _version_answer(ctx: RequestContext, info: KeyVersionInfo) -> KeyVersionResponse:
+    key = (await ctx.services.keys.resolve(ctx.path_params["key"])).key
+    return _version_body(info, key)
+
+
+async def deactivate_version(ctx: RequestContext, _: Empty) -> KeyVersionResponse:
+    """One version to DEACTIVATED."""
+    info = await ctx.services.versions.deactivate(
+        ctx.caller(), ctx.path_params["key"], _version_number(ctx)
+    )
+    return await _version_answer(ctx, info)
+
+
+async def revoke_version(ctx: RequestContext, _: Empty) -> KeyVersionResponse:
+    """One version to COMPROMISED."""
+    info = await ctx.services.versions.revoke(
+        ctx.caller(), ctx.path_params["key"], _version_number(ctx)
+    )
+    return await _version_answer(ctx, info)
+
+
+async def schedule_version_destruction(
+    ctx: RequestContext, body: ScheduleDestructionRequest
+) -> KeyVersionResponse:
+    """One version to DESTROY_PENDING."""
+    info = await ctx.services.versions.schedule_destruction(
+        ctx.caller(), ctx.path_params["key"], _version_number(ctx), body.pending_days
+    )
+    return await _version_answer(ctx, info)
+
+
+async def cancel_version_destruction(ctx: RequestContext, _: Empty) -> KeyVersionResponse:
+    """One version back from DESTROY_PENDING."""
+    info = await ctx.services.versions.cancel_destruction(
+        ctx.caller(), ctx.path_params["key"], _version_number(ctx)
+    )
+    return await _version_answer(ctx, info)
+
+
 _K = "/v1/keys/{key}"
+_V = "/v1/keys/{key}/versions/{version}"
 ENDPOINTS: list[AnyEndpoint] = [
     Endpoint("POST", "/v1/keys", create_key, CreateKeyRequest, KeyResponse,
              "Create a key", "keys.create", unsealed=True, status=201),
@@ -209,4 +257,15 @@ ENDPOINTS: list[AnyEndpoint] = [
              unsealed=True),
     Endpoint("POST", f"{_K}/cancel-destruction", cancel_destruction, Empty, KeyResponse,
              "Cancel a scheduled destruction", "keys.cancel_destruction", unsealed=True),
+    Endpoint("POST", f"{_V}/deactivate", deactivate_version, Empty, KeyVersionResponse,
+             "One version to DEACTIVATED", "keys.version_deactivate", unsealed=True),
+    Endpoint("POST", f"{_V}/revoke", revoke_version, Empty, KeyVersionResponse,
+             "One version to COMPROMISED", "keys.version_revoke", unsealed=True),
+    Endpoint("POST", f"{_V}/schedule-destruction", schedule_version_destruction,
+             ScheduleDestructionRequest, KeyVersionResponse,
+             "Schedule one version's destruction", "keys.version_schedule_destruction",
+             unsealed=True),
+    Endpoint("POST", f"{_V}/cancel-destruction", cancel_version_destruction, Empty,
+             KeyVersionResponse, "Cancel one version's destruction",
+             "keys.version_cancel_destruction", unsealed=True),
 ]  # fmt: skip
