@@ -169,6 +169,13 @@ class UnsupportedOperation(ValidationError):
     default_detail = "this key cannot perform that operation"
 
 
+class RequestAborted(ValidationError):
+    """The client went away before its request body arrived."""
+
+    code = "RequestAborted"
+    default_detail = "the client closed the connection before the request was read"
+
+
 class InvalidUnsealShare(ValidationError):
     """An unseal share that cannot be a share of any root key (bad length or encoding)."""
 

@@ -9,20 +9,29 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 
+from keystead_sdk._envelope import ciphertext_key_id
 from keystead_sdk._errors import ServerError, error_from_response, header, is_problem
 from keystead_sdk._models import (
+    DataKey,
     Decrypted,
+    Encapsulation,
     Encrypted,
     Health,
     InitResult,
     Key,
     KeyPage,
+    KeyVersions,
+    Mac,
+    PublicKey,
     SealStatus,
+    SharedSecret,
+    Signature,
 )
 
 T = TypeVar("T")
@@ -30,6 +39,10 @@ T = TypeVar("T")
 JSONBody = Mapping[str, object]
 
 _HEALTH_STATUSES: Final = frozenset({200, 501, 503})
+_PUBLIC_KEY_FORMATS: Final = frozenset({"pem", "der", "jwk"})
+
+Tag = str | tuple[str, str]
+"""A tag filter: ``"NAME=VALUE"`` or ``(name, value)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +101,42 @@ def _segment(value: str) -> str:
     return quoted.replace(".", "%2E") if quoted in {".", ".."} else quoted
 
 
+def _iso(name: str, value: datetime) -> str:
+    """ISO 8601 with its offset; a naive datetime is refused rather than guessed."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        msg = f"{name} must be timezone-aware, e.g. datetime(..., tzinfo=UTC)"
+        raise ValueError(msg)
+    return value.isoformat()
+
+
+def _tag(tag: Tag) -> str:
+    if isinstance(tag, str):
+        if "=" not in tag:
+            msg = "tag must be 'NAME=VALUE' or a (name, value) tuple"
+            raise ValueError(msg)
+        return tag
+    name, value = tag
+    if "=" in name:
+        msg = "a tag name must not contain '='"
+        raise ValueError(msg)
+    return f"{name}={value}"
+
+
+def _one_of(message: bytes | None, digest: bytes | None) -> dict[str, object]:
+    if (message is None) == (digest is None):
+        msg = "give exactly one of message and digest"
+        raise ValueError(msg)
+    if message is not None:
+        return {"message": _b64(message)}
+    assert digest is not None  # noqa: S101 - narrowed by the check above
+    return {"digest": _b64(digest)}
+
+
+def _key_path(key: str, action: str = "") -> str:
+    suffix = f"/{action}" if action else ""
+    return f"/v1/keys/{_segment(key)}{suffix}"
+
+
 def _seal_status(response: httpx.Response) -> SealStatus:
     return SealStatus.model_validate(response.json())
 
@@ -129,6 +178,65 @@ def _decrypted(response: httpx.Response) -> Decrypted:
     return Decrypted.model_validate(response.json())
 
 
+def _key_versions(response: httpx.Response) -> KeyVersions:
+    return KeyVersions.model_validate(response.json())
+
+
+def _data_key(response: httpx.Response) -> DataKey:
+    return DataKey.model_validate(response.json())
+
+
+def _signature(response: httpx.Response) -> Signature:
+    return Signature.model_validate(response.json())
+
+
+def _mac(response: httpx.Response) -> Mac:
+    return Mac.model_validate(response.json())
+
+
+def _encapsulation(response: httpx.Response) -> Encapsulation:
+    return Encapsulation.model_validate(response.json())
+
+
+def _shared_secret(response: httpx.Response) -> SharedSecret:
+    return SharedSecret.model_validate(response.json())
+
+
+def _object(response: httpx.Response) -> Mapping[str, object]:
+    body = response.json()
+    if not isinstance(body, dict):
+        msg = "the body is not an object"
+        raise TypeError(msg)
+    return body
+
+
+def _valid(response: httpx.Response) -> bool:
+    valid = _object(response).get("valid")
+    if not isinstance(valid, bool):
+        msg = "valid is not a boolean"
+        raise TypeError(msg)
+    return valid
+
+
+def _random(response: httpx.Response) -> bytes:
+    value = _object(response).get("random")
+    if not isinstance(value, str):
+        msg = "random is not a string"
+        raise TypeError(msg)
+    return base64.b64decode(value, validate=True)  # binascii.Error is a ValueError
+
+
+def _public_key(response: httpx.Response) -> PublicKey:
+    """``{"format": "der", "public_key": ...}`` becomes ``PublicKey(format="der", der=...)``."""
+    body = _object(response)
+    form = body.get("format")
+    if not isinstance(form, str) or form not in _PUBLIC_KEY_FORMATS:
+        msg = "unknown public key format"
+        raise TypeError(msg)
+    fields = {name: body.get(name) for name in ("key_id", "version")}
+    return PublicKey.model_validate({**fields, "format": form, form: body.get("public_key")})
+
+
 def init(shares: int, threshold: int) -> Call[InitResult]:
     """``POST /v1/sys/init``."""
     body = {"shares": shares, "threshold": threshold}
@@ -165,32 +273,226 @@ def rotate_keyring() -> Call[int]:
     return Call("POST", "/v1/sys/rotate-keyring", _term)
 
 
-def create_key(name: str, spec: str, usage: str, description: str) -> Call[Key]:
-    """``POST /v1/keys``."""
-    body = {"name": name, "spec": spec, "usage": usage, "description": description}
+def create_key(  # noqa: PLR0913 - one argument per field of the request
+    name: str,
+    spec: str,
+    *,
+    usage: str | None,
+    description: str,
+    tags: Mapping[str, str] | None,
+    rotation_period_seconds: int | None,
+    activation_date: datetime | None,
+    deactivation_date: datetime | None,
+    exportable: bool,
+    backup_allowed: bool,
+) -> Call[Key]:
+    """``POST /v1/keys``; optional fields left as ``None`` are not sent."""
+    body: dict[str, object] = {
+        "name": name,
+        "spec": spec,
+        "description": description,
+        "tags": dict(tags or {}),
+        "exportable": exportable,
+        "backup_allowed": backup_allowed,
+    }
+    if usage is not None:
+        body["usage"] = usage
+    if rotation_period_seconds is not None:
+        body["rotation_period_seconds"] = rotation_period_seconds
+    if activation_date is not None:
+        body["activation_date"] = _iso("activation_date", activation_date)
+    if deactivation_date is not None:
+        body["deactivation_date"] = _iso("deactivation_date", deactivation_date)
     return Call("POST", "/v1/keys", _key, json=body)
 
 
 def get_key(key: str) -> Call[Key]:
     """``GET /v1/keys/{key}``, by id or name."""
-    return Call("GET", f"/v1/keys/{_segment(key)}", _key)
+    return Call("GET", _key_path(key), _key)
 
 
-def list_keys(limit: int, cursor: str | None) -> Call[KeyPage]:
-    """``GET /v1/keys?limit=&cursor=``."""
+def list_keys(
+    limit: int,
+    cursor: str | None,
+    *,
+    state: str | None = None,
+    spec: str | None = None,
+    tag: Tag | None = None,
+) -> Call[KeyPage]:
+    """``GET /v1/keys?limit=&cursor=&state=&spec=&tag=NAME=VALUE``."""
     params: dict[str, str | int] = {"limit": limit}
     if cursor is not None:
         params["cursor"] = cursor
+    if state is not None:
+        params["state"] = state
+    if spec is not None:
+        params["spec"] = spec
+    if tag is not None:
+        params["tag"] = _tag(tag)
     return Call("GET", "/v1/keys", _key_page, params=params)
+
+
+def update_key(  # noqa: PLR0913 - one argument per field of the request
+    key: str,
+    *,
+    description: str | None,
+    tags: Mapping[str, str] | None,
+    rotation_period_seconds: int | None,
+    deactivation_date: datetime | None,
+    min_decryption_version: int | None,
+) -> Call[Key]:
+    """``PATCH /v1/keys/{key}`` with only the fields given."""
+    body: dict[str, object] = {}
+    if description is not None:
+        body["description"] = description
+    if tags is not None:
+        body["tags"] = dict(tags)
+    if rotation_period_seconds is not None:
+        body["rotation_period_seconds"] = rotation_period_seconds
+    if deactivation_date is not None:
+        body["deactivation_date"] = _iso("deactivation_date", deactivation_date)
+    if min_decryption_version is not None:
+        body["min_decryption_version"] = min_decryption_version
+    return Call("PATCH", _key_path(key), _key, json=body)
+
+
+def key_versions(key: str) -> Call[KeyVersions]:
+    """``GET /v1/keys/{key}/versions``."""
+    return Call("GET", _key_path(key, "versions"), _key_versions)
+
+
+def key_action(key: str, action: str) -> Call[Key]:
+    """``POST /v1/keys/{key}/{action}`` with ``{}``: rotate and the lifecycle verbs."""
+    return Call("POST", _key_path(key, action), _key, json={})
+
+
+def revoke(key: str, reason: str, compromise_date: datetime | None) -> Call[Key]:
+    """``POST /v1/keys/{key}/revoke``."""
+    body: dict[str, object] = {"reason": reason}
+    if compromise_date is not None:
+        body["compromise_date"] = _iso("compromise_date", compromise_date)
+    return Call("POST", _key_path(key, "revoke"), _key, json=body)
+
+
+def schedule_destruction(key: str, pending_days: int) -> Call[Key]:
+    """``POST /v1/keys/{key}/schedule-destruction``."""
+    body = {"pending_days": pending_days}
+    return Call("POST", _key_path(key, "schedule-destruction"), _key, json=body)
 
 
 def encrypt(key: str, plaintext: bytes, context: Mapping[str, str] | None) -> Call[Encrypted]:
     """``POST /v1/keys/{key}/encrypt``."""
     body = {"plaintext": _b64(plaintext), "context": dict(context or {})}
-    return Call("POST", f"/v1/keys/{_segment(key)}/encrypt", _encrypted, json=body)
+    return Call("POST", _key_path(key, "encrypt"), _encrypted, json=body)
 
 
 def decrypt(ciphertext: bytes, context: Mapping[str, str] | None) -> Call[Decrypted]:
     """``POST /v1/decrypt``."""
     body = {"ciphertext": _b64(ciphertext), "context": dict(context or {})}
     return Call("POST", "/v1/decrypt", _decrypted, json=body)
+
+
+def decrypt_with(
+    key: str, ciphertext: bytes, context: Mapping[str, str] | None, version: int | None
+) -> Call[Decrypted]:
+    """``POST /v1/keys/{key}/decrypt``."""
+    body: dict[str, object] = {"ciphertext": _b64(ciphertext), "context": dict(context or {})}
+    if version is not None:
+        body["version"] = version
+    return Call("POST", _key_path(key, "decrypt"), _decrypted, json=body)
+
+
+def reencrypt(
+    ciphertext: bytes, context: Mapping[str, str] | None, destination_key: str | None
+) -> Call[Encrypted]:
+    """``POST /v1/keys/{key}/reencrypt``; ``{key}`` is the source key, read from the header.
+
+    Raises:
+        ValueError: ``ciphertext`` has no Keystead header to read the source key id from.
+    """
+    path_key = ciphertext_key_id(ciphertext)
+    body: dict[str, object] = {"ciphertext": _b64(ciphertext), "context": dict(context or {})}
+    if destination_key is not None:
+        body["destination_key"] = destination_key
+    return Call("POST", _key_path(path_key, "reencrypt"), _encrypted, json=body)
+
+
+def data_key(
+    key: str, spec: str, *, plaintext: bool, context: Mapping[str, str] | None
+) -> Call[DataKey]:
+    """``POST /v1/keys/{key}/data-key``."""
+    body = {"spec": spec, "plaintext": plaintext, "context": dict(context or {})}
+    return Call("POST", _key_path(key, "data-key"), _data_key, json=body)
+
+
+def sign(
+    key: str, *, message: bytes | None, digest: bytes | None, algorithm: str | None
+) -> Call[Signature]:
+    """``POST /v1/keys/{key}/sign`` with exactly one of ``message`` and ``digest``."""
+    body = _one_of(message, digest)
+    if algorithm is not None:
+        body["algorithm"] = algorithm
+    return Call("POST", _key_path(key, "sign"), _signature, json=body)
+
+
+def verify(  # noqa: PLR0913 - one argument per field of the request
+    key: str,
+    signature: bytes,
+    *,
+    message: bytes | None,
+    digest: bytes | None,
+    algorithm: str | None,
+    version: int | None,
+) -> Call[bool]:
+    """``POST /v1/keys/{key}/verify``: ``{"valid": false}`` is an answer, not an error."""
+    body = {"signature": _b64(signature), **_one_of(message, digest)}
+    if algorithm is not None:
+        body["algorithm"] = algorithm
+    if version is not None:
+        body["version"] = version
+    return Call("POST", _key_path(key, "verify"), _valid, json=body)
+
+
+def mac(key: str, message: bytes) -> Call[Mac]:
+    """``POST /v1/keys/{key}/mac``."""
+    return Call("POST", _key_path(key, "mac"), _mac, json={"message": _b64(message)})
+
+
+def mac_verify(key: str, message: bytes, tag: bytes, version: int | None) -> Call[bool]:
+    """``POST /v1/keys/{key}/mac/verify``."""
+    body: dict[str, object] = {"message": _b64(message), "mac": _b64(tag)}
+    if version is not None:
+        body["version"] = version
+    return Call("POST", _key_path(key, "mac/verify"), _valid, json=body)
+
+
+def public_key(key: str, form: str, version: int | None) -> Call[PublicKey]:
+    """``GET /v1/keys/{key}/public-key?format=&version=``."""
+    params: dict[str, str | int] = {"format": form}
+    if version is not None:
+        params["version"] = version
+    return Call("GET", _key_path(key, "public-key"), _public_key, params=params)
+
+
+def encapsulate(key: str) -> Call[Encapsulation]:
+    """``POST /v1/keys/{key}/encapsulate``."""
+    return Call("POST", _key_path(key, "encapsulate"), _encapsulation, json={})
+
+
+def decapsulate(key: str, encapsulation: bytes, version: int | None) -> Call[SharedSecret]:
+    """``POST /v1/keys/{key}/decapsulate``."""
+    body: dict[str, object] = {"encapsulation": _b64(encapsulation)}
+    if version is not None:
+        body["version"] = version
+    return Call("POST", _key_path(key, "decapsulate"), _shared_secret, json=body)
+
+
+def agree(key: str, peer_public_key: bytes) -> Call[SharedSecret]:
+    """``POST /v1/keys/{key}/agree``."""
+    body = {"peer_public_key": _b64(peer_public_key)}
+    return Call("POST", _key_path(key, "agree"), _shared_secret, json=body)
+
+
+def random(count: int) -> Call[bytes]:
+    """``POST /v1/random``."""
+    return Call("POST", "/v1/random", _random, json={"bytes": count})

@@ -1,4 +1,4 @@
-"""``Client`` and ``AsyncClient``: settings, transport, and the ``sys`` and ``keys`` namespaces.
+"""``Client`` and ``AsyncClient``: settings, transport, the ``sys`` and ``keys`` namespaces.
 
 Both clients send the request descriptions of ``_calls``; the namespaces only choose which
 one. TLS is always verified, against ``ca_cert`` (``KEYSTEAD_CACERT``) or the system CAs.
@@ -21,14 +21,24 @@ from keystead_sdk import _calls
 from keystead_sdk._errors import ConfigurationError, TransportError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from keystead_sdk._calls import Tag
     from keystead_sdk._models import (
+        DataKey,
         Decrypted,
+        Encapsulation,
         Encrypted,
         Health,
         InitResult,
         Key,
         KeyPage,
+        KeyVersions,
+        Mac,
+        PublicKey,
         SealStatus,
+        SharedSecret,
+        Signature,
     )
 
 T = TypeVar("T")
@@ -149,34 +159,462 @@ class SysAPI:
 
 
 class KeysAPI:
-    """``client.keys``: create, describe and list keys; encrypt and decrypt."""
+    """``client.keys``: keys, their versions and lifecycle, and every cryptographic operation.
+
+    Keys are addressed by id or by name. Byte arguments and results are raw bytes; the SDK
+    does the base64 of the wire. Besides the errors listed, every method raises
+    ``TransportError`` when the server cannot be reached, ``Unauthenticated`` or
+    ``PermissionDenied`` for the token, ``Sealed`` when the server is sealed, and
+    ``NotFound`` (``KeyNotFound``) for an unknown key.
+    """
 
     def __init__(self, send: _Send) -> None:
         self._send = send
 
-    def create(
-        self, name: str, spec: str, usage: str = "ENCRYPT_DECRYPT", description: str = ""
+    def create(  # noqa: PLR0913 - one argument per field of the request
+        self,
+        name: str,
+        spec: str,
+        *,
+        usage: str | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        rotation_period_seconds: int | None = None,
+        activation_date: datetime | None = None,
+        deactivation_date: datetime | None = None,
+        exportable: bool = False,
+        backup_allowed: bool = True,
     ) -> Key:
-        """Create a key and its first version."""
-        return self._send(_calls.create_key(name, spec, usage, description))
+        """Create a key and its first version.
+
+        Args:
+            name: A unique name, 1 to 200 characters.
+            spec: The key spec, e.g. ``"AES_256_GCM"``, ``"ED25519"``, ``"ML_KEM_768"``.
+            usage: The usage, for specs that have several (RSA: ``"ENCRYPT_DECRYPT"`` or
+                ``"SIGN_VERIFY"``; EC_P256: ``"SIGN_VERIFY"`` or ``"KEY_AGREEMENT"``);
+                ``None`` lets the server choose the spec's default.
+            description: Free text.
+            tags: ``name: value`` labels.
+            rotation_period_seconds: Rotate automatically this often; ``None`` never.
+            activation_date: A future date makes the key PRE_ACTIVE until then
+                (timezone-aware).
+            deactivation_date: The end of the crypto period (timezone-aware).
+            exportable: Whether the material may be exported, wrapped.
+            backup_allowed: Whether backups include the key.
+
+        Returns:
+            The new key.
+
+        Raises:
+            Conflict: ``KeyAlreadyExists``.
+            ValidationFailed: An unknown spec or usage, or a usage the spec cannot have.
+            ValueError: A naive datetime, before anything is sent.
+        """
+        return self._send(
+            _calls.create_key(
+                name,
+                spec,
+                usage=usage,
+                description=description,
+                tags=tags,
+                rotation_period_seconds=rotation_period_seconds,
+                activation_date=activation_date,
+                deactivation_date=deactivation_date,
+                exportable=exportable,
+                backup_allowed=backup_allowed,
+            )
+        )
 
     def get(self, key: str) -> Key:
         """Describe a key by id or name."""
         return self._send(_calls.get_key(key))
 
-    def list(self, limit: int = 100, cursor: str | None = None) -> KeyPage:
-        """List keys by name, one page at a time."""
-        return self._send(_calls.list_keys(limit, cursor))
+    def list(
+        self,
+        limit: int = 100,
+        cursor: str | None = None,
+        *,
+        state: str | None = None,
+        spec: str | None = None,
+        tag: Tag | None = None,
+    ) -> KeyPage:
+        """List keys by name, one page at a time.
+
+        Args:
+            limit: The page size, 1 to 1000.
+            cursor: ``next_cursor`` of the page before.
+            state: Only keys in this state, e.g. ``"ACTIVE"``.
+            spec: Only keys of this spec, e.g. ``"ED25519"``.
+            tag: Only keys with this tag: ``"NAME=VALUE"`` or ``(name, value)``.
+
+        Returns:
+            A page; its ``next_cursor`` is ``None`` on the last page.
+
+        Raises:
+            ValidationFailed: A limit out of range, or an unknown state or spec.
+            ValueError: A tag without ``=``, before anything is sent.
+        """
+        return self._send(_calls.list_keys(limit, cursor, state=state, spec=spec, tag=tag))
+
+    def update(  # noqa: PLR0913 - one argument per field of the request
+        self,
+        key: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        rotation_period_seconds: int | None = None,
+        deactivation_date: datetime | None = None,
+        min_decryption_version: int | None = None,
+    ) -> Key:
+        """Change a key's metadata (``PATCH``); only the arguments given are sent.
+
+        Args:
+            key: The key's id or name.
+            description: The new description.
+            tags: The new tags; they replace all the old ones (``{}`` removes them all).
+            rotation_period_seconds: The new rotation period; ``0`` turns rotation off.
+            deactivation_date: The new end of the crypto period (timezone-aware).
+            min_decryption_version: Versions below it stop decrypting and verifying.
+
+        Returns:
+            The key as changed.
+
+        Raises:
+            ValidationFailed: A value out of range.
+            Conflict: The key's state does not allow the change.
+            ValueError: A naive datetime, before anything is sent.
+        """
+        return self._send(
+            _calls.update_key(
+                key,
+                description=description,
+                tags=tags,
+                rotation_period_seconds=rotation_period_seconds,
+                deactivation_date=deactivation_date,
+                min_decryption_version=min_decryption_version,
+            )
+        )
+
+    def versions(self, key: str) -> KeyVersions:
+        """Every version of a key, oldest first, with its state and use count."""
+        return self._send(_calls.key_versions(key))
+
+    def rotate(self, key: str) -> Key:
+        """Add a version and make it primary; older versions still decrypt and verify.
+
+        Raises:
+            Conflict: ``KeyStateForbidsOperation`` (the key is not ACTIVE).
+        """
+        return self._send(_calls.key_action(key, "rotate"))
+
+    def activate(self, key: str) -> Key:
+        """PRE_ACTIVE to ACTIVE.
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` from any other state.
+        """
+        return self._send(_calls.key_action(key, "activate"))
+
+    def suspend(self, key: str) -> Key:
+        """ACTIVE to SUSPENDED: no operation at all until ``resume``.
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` from any other state.
+        """
+        return self._send(_calls.key_action(key, "suspend"))
+
+    def resume(self, key: str) -> Key:
+        """SUSPENDED to ACTIVE.
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` from any other state.
+        """
+        return self._send(_calls.key_action(key, "resume"))
+
+    def deactivate(self, key: str) -> Key:
+        """To DEACTIVATED: decrypt and verify old data, protect nothing new.
+
+        Raises:
+            Conflict: ``InvalidStateTransition``.
+        """
+        return self._send(_calls.key_action(key, "deactivate"))
+
+    def revoke(self, key: str, reason: str, compromise_date: datetime | None = None) -> Key:
+        """Revoke a key: COMPROMISED for a compromise reason, DEACTIVATED otherwise.
+
+        Args:
+            key: The key's id or name.
+            reason: ``KEY_COMPROMISE``, ``CA_COMPROMISE``, ``AFFILIATION_CHANGED``,
+                ``SUPERSEDED``, ``CESSATION_OF_OPERATION`` or ``UNSPECIFIED``.
+            compromise_date: Since when the key is compromised (timezone-aware); the
+                server's default is now.
+
+        Returns:
+            The key as revoked.
+
+        Raises:
+            Conflict: ``InvalidStateTransition``.
+            ValidationFailed: An unknown reason.
+            ValueError: A naive datetime, before anything is sent.
+        """
+        return self._send(_calls.revoke(key, reason, compromise_date))
+
+    def schedule_destruction(self, key: str, pending_days: int = 30) -> Key:
+        """To DESTROY_PENDING: the material is erased after ``pending_days`` (cancellable).
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` (an ACTIVE key must be deactivated first).
+            ValidationFailed: ``pending_days`` out of range (1 to 365; 0 only when allowed).
+        """
+        return self._send(_calls.schedule_destruction(key, pending_days))
+
+    def cancel_destruction(self, key: str) -> Key:
+        """DESTROY_PENDING back to the state it came from.
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` (no destruction is pending).
+        """
+        return self._send(_calls.key_action(key, "cancel-destruction"))
 
     def encrypt(
         self, key: str, plaintext: bytes, context: Mapping[str, str] | None = None
     ) -> Encrypted:
-        """Encrypt under the key's primary version; ``context`` is bound as associated data."""
+        """Encrypt under the key's primary version; ``context`` is bound as associated data.
+
+        Raises:
+            Conflict: ``KeyStateForbidsOperation``.
+            ValidationFailed: ``UnsupportedOperation`` (not an encryption key), a plaintext
+                too large.
+        """
         return self._send(_calls.encrypt(key, plaintext, context))
 
     def decrypt(self, ciphertext: bytes, context: Mapping[str, str] | None = None) -> Decrypted:
-        """Decrypt a Keystead ciphertext with the same ``context`` it was encrypted with."""
+        """Decrypt a Keystead ciphertext with the same ``context`` it was encrypted with.
+
+        Raises:
+            InvalidCiphertext: A changed byte, a wrong context, not a Keystead ciphertext.
+            Conflict: ``KeyStateForbidsOperation``, ``KeyDestroyed``.
+            ValidationFailed: ``KeyVersionTooOld`` (below ``min_decryption_version``).
+        """
         return self._send(_calls.decrypt(ciphertext, context))
+
+    def decrypt_with(
+        self,
+        key: str,
+        ciphertext: bytes,
+        context: Mapping[str, str] | None = None,
+        version: int | None = None,
+    ) -> Decrypted:
+        """Decrypt with a named key: RSA-OAEP made with its public key, or its own ciphertext.
+
+        Args:
+            key: The key's id or name.
+            ciphertext: An RSA-OAEP-SHA256 ciphertext made with the key's public key, or a
+                Keystead ciphertext that this key made.
+            context: The encryption context (Keystead ciphertexts only).
+            version: The RSA key version; the primary one by default.
+
+        Returns:
+            The plaintext.
+
+        Raises:
+            InvalidCiphertext: The ciphertext does not decrypt, or belongs to another key.
+            Conflict: ``KeyStateForbidsOperation``, ``KeyDestroyed``.
+            ValidationFailed: ``UnsupportedOperation``, ``KeyVersionTooOld``.
+        """
+        return self._send(_calls.decrypt_with(key, ciphertext, context, version))
+
+    def reencrypt(
+        self,
+        ciphertext: bytes,
+        context: Mapping[str, str] | None = None,
+        destination_key: str | None = None,
+    ) -> Encrypted:
+        """Move a ciphertext to the primary version of its key, or of ``destination_key``.
+
+        The plaintext never leaves the server. The request goes to
+        ``POST /v1/keys/{key}/reencrypt``, where ``{key}`` is ``destination_key`` when given,
+        and otherwise the source key id read from the ciphertext's header (bytes 3 to 19,
+        a UUID: ARCHITECTURE.md section 4; see ``ciphertext_key_id``).
+
+        Raises:
+            InvalidCiphertext: The source does not decrypt.
+            Conflict: ``KeyStateForbidsOperation`` for either key.
+            ValueError: No ``destination_key`` and no Keystead header, before anything is sent.
+        """
+        return self._send(_calls.reencrypt(ciphertext, context, destination_key))
+
+    def data_key(
+        self,
+        key: str,
+        spec: str = "AES_256",
+        *,
+        plaintext: bool = True,
+        context: Mapping[str, str] | None = None,
+    ) -> DataKey:
+        """Make a fresh data key, wrapped under ``key`` and, unless told not to, in the clear.
+
+        Args:
+            key: A symmetric encryption key's id or name.
+            spec: ``"AES_128"`` or ``"AES_256"``.
+            plaintext: ``False`` returns the wrapped data key only.
+            context: The encryption context bound to the wrapped data key.
+
+        Returns:
+            The data key; ``keys.decrypt(result.ciphertext, context)`` unwraps it later.
+
+        Raises:
+            Conflict: ``KeyStateForbidsOperation``.
+            ValidationFailed: ``UnsupportedOperation`` (not a symmetric encryption key).
+        """
+        return self._send(_calls.data_key(key, spec, plaintext=plaintext, context=context))
+
+    def sign(
+        self,
+        key: str,
+        *,
+        message: bytes | None = None,
+        digest: bytes | None = None,
+        algorithm: str | None = None,
+    ) -> Signature:
+        """Sign a message, or a digest computed by the caller, with the primary version.
+
+        Args:
+            key: A signing key's id or name.
+            message: The message; give it or ``digest``, not both.
+            digest: The message's hash, of the algorithm's length.
+            algorithm: e.g. ``"RSASSA_PSS_SHA_256"``, ``"ECDSA_SHA_384"``; the spec's
+                default when ``None``.
+
+        Returns:
+            The signature (DER for ECDSA, raw for Ed25519 and ML-DSA, big-endian for RSA).
+
+        Raises:
+            UnsupportedAlgorithm: The key cannot sign with ``algorithm``, or digests.
+            ValidationFailed: ``UnsupportedOperation`` (not a signing key), a digest of the
+                wrong length.
+            Conflict: ``KeyStateForbidsOperation``.
+            ValueError: Neither or both of message and digest, before anything is sent.
+        """
+        return self._send(_calls.sign(key, message=message, digest=digest, algorithm=algorithm))
+
+    def verify(  # noqa: PLR0913 - one argument per field of the request
+        self,
+        key: str,
+        signature: bytes,
+        *,
+        message: bytes | None = None,
+        digest: bytes | None = None,
+        algorithm: str | None = None,
+        version: int | None = None,
+    ) -> bool:
+        """Return whether ``signature`` is valid over the message or digest.
+
+        Args:
+            key: A signing key's id or name.
+            signature: The signature, as ``sign`` returns it.
+            message: The message; give it or ``digest``, not both.
+            digest: The message's hash.
+            algorithm: The algorithm it was made with; the spec's default when ``None``.
+            version: The key version that signed; the primary one by default.
+
+        Returns:
+            ``True`` if valid, ``False`` if not.
+
+        Raises:
+            UnsupportedAlgorithm: The key cannot verify with ``algorithm``.
+            ValidationFailed: ``UnsupportedOperation``, ``KeyVersionTooOld``.
+            Conflict: ``KeyStateForbidsOperation``.
+            ValueError: Neither or both of message and digest, before anything is sent.
+        """
+        return self._send(
+            _calls.verify(
+                key,
+                signature,
+                message=message,
+                digest=digest,
+                algorithm=algorithm,
+                version=version,
+            )
+        )
+
+    def mac(self, key: str, message: bytes) -> Mac:
+        """Compute an HMAC of ``message`` with the primary version.
+
+        Raises:
+            ValidationFailed: ``UnsupportedOperation`` (not a MAC key).
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return self._send(_calls.mac(key, message))
+
+    def mac_verify(self, key: str, message: bytes, mac: bytes, version: int | None = None) -> bool:
+        """Return whether ``mac`` is the HMAC of ``message`` (by ``version``, else the primary).
+
+        Raises:
+            ValidationFailed: ``UnsupportedOperation``, ``KeyVersionTooOld``.
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return self._send(_calls.mac_verify(key, message, mac, version))
+
+    def public_key(
+        self,
+        key: str,
+        format: str = "pem",  # noqa: A002 - the name of the query parameter
+        version: int | None = None,
+    ) -> PublicKey:
+        """Return an asymmetric key version's public key.
+
+        Args:
+            key: An asymmetric key's id or name.
+            format: ``"pem"`` (``result.pem``, a str), ``"der"`` (``result.der``, bytes) or
+                ``"jwk"`` (``result.jwk``, a dict; RFC 7517/8037).
+            version: The key version; the primary one by default.
+
+        Returns:
+            The public key, in the field named by ``format``.
+
+        Raises:
+            ValidationFailed: An unknown format; ``UnsupportedOperation`` (a symmetric key).
+            NotFound: ``KeyVersionNotFound``.
+        """
+        return self._send(_calls.public_key(key, format, version))
+
+    def encapsulate(self, key: str) -> Encapsulation:
+        """ML-KEM: a fresh shared secret and its encapsulation against the key's public key.
+
+        Raises:
+            ValidationFailed: ``UnsupportedOperation`` (not an ML-KEM key).
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return self._send(_calls.encapsulate(key))
+
+    def decapsulate(
+        self, key: str, encapsulation: bytes, version: int | None = None
+    ) -> SharedSecret:
+        """ML-KEM: recover the shared secret of an encapsulation made against the public key.
+
+        Raises:
+            ValidationFailed: ``UnsupportedOperation``, an encapsulation of the wrong size.
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return self._send(_calls.decapsulate(key, encapsulation, version))
+
+    def agree(self, key: str, peer_public_key: bytes) -> SharedSecret:
+        """X25519 or ECDH (P-256): the shared secret with a peer's public key.
+
+        Args:
+            key: A KEY_AGREEMENT key's id or name.
+            peer_public_key: PEM or DER SubjectPublicKeyInfo, or 32 raw bytes for X25519.
+
+        Returns:
+            The shared secret.
+
+        Raises:
+            InvalidPublicKey: The peer key cannot be parsed or is of another curve.
+            ValidationFailed: ``UnsupportedOperation`` (not a key agreement key).
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return self._send(_calls.agree(key, peer_public_key))
 
 
 class AsyncSysAPI:
@@ -220,31 +658,456 @@ class AsyncKeysAPI:
     def __init__(self, send: _AsyncSend) -> None:
         self._send = send
 
-    async def create(
-        self, name: str, spec: str, usage: str = "ENCRYPT_DECRYPT", description: str = ""
+    async def create(  # noqa: PLR0913 - one argument per field of the request
+        self,
+        name: str,
+        spec: str,
+        *,
+        usage: str | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        rotation_period_seconds: int | None = None,
+        activation_date: datetime | None = None,
+        deactivation_date: datetime | None = None,
+        exportable: bool = False,
+        backup_allowed: bool = True,
     ) -> Key:
-        """Create a key and its first version."""
-        return await self._send(_calls.create_key(name, spec, usage, description))
+        """Create a key and its first version.
+
+        Args:
+            name: A unique name, 1 to 200 characters.
+            spec: The key spec, e.g. ``"AES_256_GCM"``, ``"ED25519"``, ``"ML_KEM_768"``.
+            usage: The usage, for specs that have several (RSA: ``"ENCRYPT_DECRYPT"`` or
+                ``"SIGN_VERIFY"``; EC_P256: ``"SIGN_VERIFY"`` or ``"KEY_AGREEMENT"``);
+                ``None`` lets the server choose the spec's default.
+            description: Free text.
+            tags: ``name: value`` labels.
+            rotation_period_seconds: Rotate automatically this often; ``None`` never.
+            activation_date: A future date makes the key PRE_ACTIVE until then
+                (timezone-aware).
+            deactivation_date: The end of the crypto period (timezone-aware).
+            exportable: Whether the material may be exported, wrapped.
+            backup_allowed: Whether backups include the key.
+
+        Returns:
+            The new key.
+
+        Raises:
+            Conflict: ``KeyAlreadyExists``.
+            ValidationFailed: An unknown spec or usage, or a usage the spec cannot have.
+            ValueError: A naive datetime, before anything is sent.
+        """
+        return await self._send(
+            _calls.create_key(
+                name,
+                spec,
+                usage=usage,
+                description=description,
+                tags=tags,
+                rotation_period_seconds=rotation_period_seconds,
+                activation_date=activation_date,
+                deactivation_date=deactivation_date,
+                exportable=exportable,
+                backup_allowed=backup_allowed,
+            )
+        )
 
     async def get(self, key: str) -> Key:
         """Describe a key by id or name."""
         return await self._send(_calls.get_key(key))
 
-    async def list(self, limit: int = 100, cursor: str | None = None) -> KeyPage:
-        """List keys by name, one page at a time."""
-        return await self._send(_calls.list_keys(limit, cursor))
+    async def list(
+        self,
+        limit: int = 100,
+        cursor: str | None = None,
+        *,
+        state: str | None = None,
+        spec: str | None = None,
+        tag: Tag | None = None,
+    ) -> KeyPage:
+        """List keys by name, one page at a time.
+
+        Args:
+            limit: The page size, 1 to 1000.
+            cursor: ``next_cursor`` of the page before.
+            state: Only keys in this state, e.g. ``"ACTIVE"``.
+            spec: Only keys of this spec, e.g. ``"ED25519"``.
+            tag: Only keys with this tag: ``"NAME=VALUE"`` or ``(name, value)``.
+
+        Returns:
+            A page; its ``next_cursor`` is ``None`` on the last page.
+
+        Raises:
+            ValidationFailed: A limit out of range, or an unknown state or spec.
+            ValueError: A tag without ``=``, before anything is sent.
+        """
+        return await self._send(_calls.list_keys(limit, cursor, state=state, spec=spec, tag=tag))
+
+    async def update(  # noqa: PLR0913 - one argument per field of the request
+        self,
+        key: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        rotation_period_seconds: int | None = None,
+        deactivation_date: datetime | None = None,
+        min_decryption_version: int | None = None,
+    ) -> Key:
+        """Change a key's metadata (``PATCH``); only the arguments given are sent.
+
+        Args:
+            key: The key's id or name.
+            description: The new description.
+            tags: The new tags; they replace all the old ones (``{}`` removes them all).
+            rotation_period_seconds: The new rotation period; ``0`` turns rotation off.
+            deactivation_date: The new end of the crypto period (timezone-aware).
+            min_decryption_version: Versions below it stop decrypting and verifying.
+
+        Returns:
+            The key as changed.
+
+        Raises:
+            ValidationFailed: A value out of range.
+            Conflict: The key's state does not allow the change.
+            ValueError: A naive datetime, before anything is sent.
+        """
+        return await self._send(
+            _calls.update_key(
+                key,
+                description=description,
+                tags=tags,
+                rotation_period_seconds=rotation_period_seconds,
+                deactivation_date=deactivation_date,
+                min_decryption_version=min_decryption_version,
+            )
+        )
+
+    async def versions(self, key: str) -> KeyVersions:
+        """Every version of a key, oldest first, with its state and use count."""
+        return await self._send(_calls.key_versions(key))
+
+    async def rotate(self, key: str) -> Key:
+        """Add a version and make it primary; older versions still decrypt and verify.
+
+        Raises:
+            Conflict: ``KeyStateForbidsOperation`` (the key is not ACTIVE).
+        """
+        return await self._send(_calls.key_action(key, "rotate"))
+
+    async def activate(self, key: str) -> Key:
+        """PRE_ACTIVE to ACTIVE.
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` from any other state.
+        """
+        return await self._send(_calls.key_action(key, "activate"))
+
+    async def suspend(self, key: str) -> Key:
+        """ACTIVE to SUSPENDED: no operation at all until ``resume``.
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` from any other state.
+        """
+        return await self._send(_calls.key_action(key, "suspend"))
+
+    async def resume(self, key: str) -> Key:
+        """SUSPENDED to ACTIVE.
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` from any other state.
+        """
+        return await self._send(_calls.key_action(key, "resume"))
+
+    async def deactivate(self, key: str) -> Key:
+        """To DEACTIVATED: decrypt and verify old data, protect nothing new.
+
+        Raises:
+            Conflict: ``InvalidStateTransition``.
+        """
+        return await self._send(_calls.key_action(key, "deactivate"))
+
+    async def revoke(self, key: str, reason: str, compromise_date: datetime | None = None) -> Key:
+        """Revoke a key: COMPROMISED for a compromise reason, DEACTIVATED otherwise.
+
+        Args:
+            key: The key's id or name.
+            reason: ``KEY_COMPROMISE``, ``CA_COMPROMISE``, ``AFFILIATION_CHANGED``,
+                ``SUPERSEDED``, ``CESSATION_OF_OPERATION`` or ``UNSPECIFIED``.
+            compromise_date: Since when the key is compromised (timezone-aware); the
+                server's default is now.
+
+        Returns:
+            The key as revoked.
+
+        Raises:
+            Conflict: ``InvalidStateTransition``.
+            ValidationFailed: An unknown reason.
+            ValueError: A naive datetime, before anything is sent.
+        """
+        return await self._send(_calls.revoke(key, reason, compromise_date))
+
+    async def schedule_destruction(self, key: str, pending_days: int = 30) -> Key:
+        """To DESTROY_PENDING: the material is erased after ``pending_days`` (cancellable).
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` (an ACTIVE key must be deactivated first).
+            ValidationFailed: ``pending_days`` out of range (1 to 365; 0 only when allowed).
+        """
+        return await self._send(_calls.schedule_destruction(key, pending_days))
+
+    async def cancel_destruction(self, key: str) -> Key:
+        """DESTROY_PENDING back to the state it came from.
+
+        Raises:
+            Conflict: ``InvalidStateTransition`` (no destruction is pending).
+        """
+        return await self._send(_calls.key_action(key, "cancel-destruction"))
 
     async def encrypt(
         self, key: str, plaintext: bytes, context: Mapping[str, str] | None = None
     ) -> Encrypted:
-        """Encrypt under the key's primary version; ``context`` is bound as associated data."""
+        """Encrypt under the key's primary version; ``context`` is bound as associated data.
+
+        Raises:
+            Conflict: ``KeyStateForbidsOperation``.
+            ValidationFailed: ``UnsupportedOperation`` (not an encryption key), a plaintext
+                too large.
+        """
         return await self._send(_calls.encrypt(key, plaintext, context))
 
     async def decrypt(
         self, ciphertext: bytes, context: Mapping[str, str] | None = None
     ) -> Decrypted:
-        """Decrypt a Keystead ciphertext with the same ``context`` it was encrypted with."""
+        """Decrypt a Keystead ciphertext with the same ``context`` it was encrypted with.
+
+        Raises:
+            InvalidCiphertext: A changed byte, a wrong context, not a Keystead ciphertext.
+            Conflict: ``KeyStateForbidsOperation``, ``KeyDestroyed``.
+            ValidationFailed: ``KeyVersionTooOld`` (below ``min_decryption_version``).
+        """
         return await self._send(_calls.decrypt(ciphertext, context))
+
+    async def decrypt_with(
+        self,
+        key: str,
+        ciphertext: bytes,
+        context: Mapping[str, str] | None = None,
+        version: int | None = None,
+    ) -> Decrypted:
+        """Decrypt with a named key: RSA-OAEP made with its public key, or its own ciphertext.
+
+        Args:
+            key: The key's id or name.
+            ciphertext: An RSA-OAEP-SHA256 ciphertext made with the key's public key, or a
+                Keystead ciphertext that this key made.
+            context: The encryption context (Keystead ciphertexts only).
+            version: The RSA key version; the primary one by default.
+
+        Returns:
+            The plaintext.
+
+        Raises:
+            InvalidCiphertext: The ciphertext does not decrypt, or belongs to another key.
+            Conflict: ``KeyStateForbidsOperation``, ``KeyDestroyed``.
+            ValidationFailed: ``UnsupportedOperation``, ``KeyVersionTooOld``.
+        """
+        return await self._send(_calls.decrypt_with(key, ciphertext, context, version))
+
+    async def reencrypt(
+        self,
+        ciphertext: bytes,
+        context: Mapping[str, str] | None = None,
+        destination_key: str | None = None,
+    ) -> Encrypted:
+        """Move a ciphertext to the primary version of its key, or of ``destination_key``.
+
+        The plaintext never leaves the server. The request goes to
+        ``POST /v1/keys/{key}/reencrypt``, where ``{key}`` is ``destination_key`` when given,
+        and otherwise the source key id read from the ciphertext's header (bytes 3 to 19,
+        a UUID: ARCHITECTURE.md section 4; see ``ciphertext_key_id``).
+
+        Raises:
+            InvalidCiphertext: The source does not decrypt.
+            Conflict: ``KeyStateForbidsOperation`` for either key.
+            ValueError: No ``destination_key`` and no Keystead header, before anything is sent.
+        """
+        return await self._send(_calls.reencrypt(ciphertext, context, destination_key))
+
+    async def data_key(
+        self,
+        key: str,
+        spec: str = "AES_256",
+        *,
+        plaintext: bool = True,
+        context: Mapping[str, str] | None = None,
+    ) -> DataKey:
+        """Make a fresh data key, wrapped under ``key`` and, unless told not to, in the clear.
+
+        Args:
+            key: A symmetric encryption key's id or name.
+            spec: ``"AES_128"`` or ``"AES_256"``.
+            plaintext: ``False`` returns the wrapped data key only.
+            context: The encryption context bound to the wrapped data key.
+
+        Returns:
+            The data key; ``keys.decrypt(result.ciphertext, context)`` unwraps it later.
+
+        Raises:
+            Conflict: ``KeyStateForbidsOperation``.
+            ValidationFailed: ``UnsupportedOperation`` (not a symmetric encryption key).
+        """
+        return await self._send(_calls.data_key(key, spec, plaintext=plaintext, context=context))
+
+    async def sign(
+        self,
+        key: str,
+        *,
+        message: bytes | None = None,
+        digest: bytes | None = None,
+        algorithm: str | None = None,
+    ) -> Signature:
+        """Sign a message, or a digest computed by the caller, with the primary version.
+
+        Args:
+            key: A signing key's id or name.
+            message: The message; give it or ``digest``, not both.
+            digest: The message's hash, of the algorithm's length.
+            algorithm: e.g. ``"RSASSA_PSS_SHA_256"``, ``"ECDSA_SHA_384"``; the spec's
+                default when ``None``.
+
+        Returns:
+            The signature (DER for ECDSA, raw for Ed25519 and ML-DSA, big-endian for RSA).
+
+        Raises:
+            UnsupportedAlgorithm: The key cannot sign with ``algorithm``, or digests.
+            ValidationFailed: ``UnsupportedOperation`` (not a signing key), a digest of the
+                wrong length.
+            Conflict: ``KeyStateForbidsOperation``.
+            ValueError: Neither or both of message and digest, before anything is sent.
+        """
+        return await self._send(
+            _calls.sign(key, message=message, digest=digest, algorithm=algorithm)
+        )
+
+    async def verify(  # noqa: PLR0913 - one argument per field of the request
+        self,
+        key: str,
+        signature: bytes,
+        *,
+        message: bytes | None = None,
+        digest: bytes | None = None,
+        algorithm: str | None = None,
+        version: int | None = None,
+    ) -> bool:
+        """Return whether ``signature`` is valid over the message or digest.
+
+        Args:
+            key: A signing key's id or name.
+            signature: The signature, as ``sign`` returns it.
+            message: The message; give it or ``digest``, not both.
+            digest: The message's hash.
+            algorithm: The algorithm it was made with; the spec's default when ``None``.
+            version: The key version that signed; the primary one by default.
+
+        Returns:
+            ``True`` if valid, ``False`` if not.
+
+        Raises:
+            UnsupportedAlgorithm: The key cannot verify with ``algorithm``.
+            ValidationFailed: ``UnsupportedOperation``, ``KeyVersionTooOld``.
+            Conflict: ``KeyStateForbidsOperation``.
+            ValueError: Neither or both of message and digest, before anything is sent.
+        """
+        return await self._send(
+            _calls.verify(
+                key,
+                signature,
+                message=message,
+                digest=digest,
+                algorithm=algorithm,
+                version=version,
+            )
+        )
+
+    async def mac(self, key: str, message: bytes) -> Mac:
+        """Compute an HMAC of ``message`` with the primary version.
+
+        Raises:
+            ValidationFailed: ``UnsupportedOperation`` (not a MAC key).
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return await self._send(_calls.mac(key, message))
+
+    async def mac_verify(
+        self, key: str, message: bytes, mac: bytes, version: int | None = None
+    ) -> bool:
+        """Return whether ``mac`` is the HMAC of ``message`` (by ``version``, else the primary).
+
+        Raises:
+            ValidationFailed: ``UnsupportedOperation``, ``KeyVersionTooOld``.
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return await self._send(_calls.mac_verify(key, message, mac, version))
+
+    async def public_key(
+        self,
+        key: str,
+        format: str = "pem",  # noqa: A002 - the name of the query parameter
+        version: int | None = None,
+    ) -> PublicKey:
+        """Return an asymmetric key version's public key.
+
+        Args:
+            key: An asymmetric key's id or name.
+            format: ``"pem"`` (``result.pem``, a str), ``"der"`` (``result.der``, bytes) or
+                ``"jwk"`` (``result.jwk``, a dict; RFC 7517/8037).
+            version: The key version; the primary one by default.
+
+        Returns:
+            The public key, in the field named by ``format``.
+
+        Raises:
+            ValidationFailed: An unknown format; ``UnsupportedOperation`` (a symmetric key).
+            NotFound: ``KeyVersionNotFound``.
+        """
+        return await self._send(_calls.public_key(key, format, version))
+
+    async def encapsulate(self, key: str) -> Encapsulation:
+        """ML-KEM: a fresh shared secret and its encapsulation against the key's public key.
+
+        Raises:
+            ValidationFailed: ``UnsupportedOperation`` (not an ML-KEM key).
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return await self._send(_calls.encapsulate(key))
+
+    async def decapsulate(
+        self, key: str, encapsulation: bytes, version: int | None = None
+    ) -> SharedSecret:
+        """ML-KEM: recover the shared secret of an encapsulation made against the public key.
+
+        Raises:
+            ValidationFailed: ``UnsupportedOperation``, an encapsulation of the wrong size.
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return await self._send(_calls.decapsulate(key, encapsulation, version))
+
+    async def agree(self, key: str, peer_public_key: bytes) -> SharedSecret:
+        """X25519 or ECDH (P-256): the shared secret with a peer's public key.
+
+        Args:
+            key: A KEY_AGREEMENT key's id or name.
+            peer_public_key: PEM or DER SubjectPublicKeyInfo, or 32 raw bytes for X25519.
+
+        Returns:
+            The shared secret.
+
+        Raises:
+            InvalidPublicKey: The peer key cannot be parsed or is of another curve.
+            ValidationFailed: ``UnsupportedOperation`` (not a key agreement key).
+            Conflict: ``KeyStateForbidsOperation``.
+        """
+        return await self._send(_calls.agree(key, peer_public_key))
 
 
 class Client:
@@ -286,6 +1149,14 @@ class Client:
     def address(self) -> str:
         """The server's URL."""
         return self._settings.address
+
+    def random(self, count: int) -> bytes:
+        """Return ``count`` bytes (1 to 1024) from the server's CSPRNG (``POST /v1/random``).
+
+        Raises:
+            ValidationFailed: ``count`` out of range.
+        """
+        return self._send(_calls.random(count))
 
     def _send(self, call: _calls.Call[T]) -> T:
         try:
@@ -347,6 +1218,14 @@ class AsyncClient:
     def address(self) -> str:
         """The server's URL."""
         return self._settings.address
+
+    async def random(self, count: int) -> bytes:
+        """Return ``count`` bytes (1 to 1024) from the server's CSPRNG (``POST /v1/random``).
+
+        Raises:
+            ValidationFailed: ``count`` out of range.
+        """
+        return await self._send(_calls.random(count))
 
     async def _send(self, call: _calls.Call[T]) -> T:
         try:

@@ -10,13 +10,23 @@
         ├── PermissionDenied
         ├── NotFound ───────── KeyNotFound, KeyVersionNotFound, RouteNotFound, MethodNotAllowed
         ├── Conflict ───────── AlreadyInitialized, KeyAlreadyExists, InvalidStateTransition,
-        │                      KeyStateForbidsOperation
+        │                      KeyStateForbidsOperation, KeyDestroyed
         ├── ValidationFailed ─ ValidationFailed, MalformedRequest, PayloadTooLarge,
-        │                      UnsupportedMediaType, InvalidUnsealShare
-        ├── InvalidCiphertext
+        │                      UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
+        │                      UnsupportedOperation
+        ├── CryptoError ────── CryptoError
+        │   ├── InvalidCiphertext
+        │   ├── SignatureInvalid
+        │   ├── UnsupportedAlgorithm
+        │   └── InvalidPublicKey
         ├── InvalidUnsealKey
         ├── Sealed ─────────── Sealed, NotInitialized
-        └── ServerError ────── any other 5xx
+        └── ServerError ────── StorageIntegrityError, StorageUnavailable, BackendUnavailable,
+                               InternalError, and any other 5xx
+
+Within a family, ``code`` tells the cases apart: ``except Conflict as e: if e.code ==
+"KeyStateForbidsOperation": ...``. ``verify`` and ``mac_verify`` answer ``False`` for a
+signature that does not verify; ``SignatureInvalid`` is for the operations that refuse one.
 """
 
 from __future__ import annotations
@@ -103,8 +113,24 @@ class ValidationFailed(KeysteadAPIError):
     """The request was refused as invalid: a field, the body, its size, an unseal share (4xx)."""
 
 
-class InvalidCiphertext(KeysteadAPIError):
+class CryptoError(KeysteadAPIError):
+    """A cryptographic check or choice failed (400); the subclasses name which."""
+
+
+class InvalidCiphertext(CryptoError):
     """The ciphertext or its context did not decrypt; deliberately opaque (400)."""
+
+
+class SignatureInvalid(CryptoError):
+    """A signature or MAC does not verify (400)."""
+
+
+class UnsupportedAlgorithm(CryptoError):
+    """The key cannot do that with the algorithm asked for; the detail says what it can (400)."""
+
+
+class InvalidPublicKey(CryptoError):
+    """A public key given by the caller is malformed or of the wrong kind (400)."""
 
 
 class InvalidUnsealKey(KeysteadAPIError):
@@ -116,7 +142,11 @@ class Sealed(KeysteadAPIError):
 
 
 class ServerError(KeysteadAPIError):
-    """The server failed (5xx) for a reason the caller cannot fix."""
+    """The server failed (5xx) for a reason the caller cannot fix.
+
+    ``StorageIntegrityError`` (503) means stored data failed its integrity check: the
+    operator must investigate before anyone retries.
+    """
 
 
 _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
@@ -132,15 +162,26 @@ _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
     "KeyAlreadyExists": Conflict,
     "InvalidStateTransition": Conflict,
     "KeyStateForbidsOperation": Conflict,
+    "KeyDestroyed": Conflict,
     "ValidationFailed": ValidationFailed,
     "MalformedRequest": ValidationFailed,
     "PayloadTooLarge": ValidationFailed,
     "UnsupportedMediaType": ValidationFailed,
     "InvalidUnsealShare": ValidationFailed,
+    "KeyVersionTooOld": ValidationFailed,
+    "UnsupportedOperation": ValidationFailed,
+    "CryptoError": CryptoError,
     "InvalidCiphertext": InvalidCiphertext,
+    "SignatureInvalid": SignatureInvalid,
+    "UnsupportedAlgorithm": UnsupportedAlgorithm,
+    "InvalidPublicKey": InvalidPublicKey,
     "InvalidUnsealKey": InvalidUnsealKey,
     "Sealed": Sealed,
     "NotInitialized": Sealed,
+    "InternalError": ServerError,
+    "BackendUnavailable": ServerError,
+    "StorageUnavailable": ServerError,
+    "StorageIntegrityError": ServerError,
 }
 
 # Used when the code is unknown (a newer server) or absent (a proxy's HTML page).

@@ -2,7 +2,7 @@
 
 Bytes travel as standard base64 strings: a ``str`` given to a bytes field is decoded, and
 ``bytes`` are kept as they are. Fields that hold secrets (unseal shares, the root token,
-plaintext) are left out of ``repr`` and ``str``.
+plaintexts, data keys, shared secrets) are left out of ``repr`` and ``str``.
 """
 
 from __future__ import annotations
@@ -100,13 +100,27 @@ class Key(_Model):
     """A key's metadata; never its material.
 
     Attributes:
-        id: The key's id.
+        id: The key's id (a UUID).
         name: The key's unique name.
-        spec: The key spec, e.g. ``"AES_256_GCM"``.
+        spec: The key spec, e.g. ``"AES_256_GCM"`` (ARCHITECTURE.md section 2).
         usage: The key usage, e.g. ``"ENCRYPT_DECRYPT"``.
         state: The lifecycle state, e.g. ``"ACTIVE"`` (ARCHITECTURE.md section 3).
-        primary_version: The version that encrypts new data.
+        primary_version: The version that encrypts, signs and MACs new data.
+        min_decryption_version: Versions below it no longer decrypt or verify.
         description: Free text.
+        tags: Free ``name: value`` labels; ``keys.list(tag=...)`` filters on them.
+        owner: The principal that owns the key, if any.
+        protection: Where the material lives: ``"SOFTWARE"`` or ``"HSM"``.
+        origin: Where the material came from, e.g. ``"KEYSTEAD"`` (generated) or imported.
+        exportable: Whether the material may be exported (wrapped).
+        backup_allowed: Whether backups include this key.
+        rotation_period_seconds: The automatic rotation period; ``None`` when off.
+        next_rotation_at: When the scheduler rotates the key next; ``None`` when off.
+        activation_date: When a PRE_ACTIVE key becomes ACTIVE on its own.
+        deactivation_date: The end of the crypto period: the key becomes DEACTIVATED then.
+        destruction_date: When a DESTROY_PENDING key is destroyed.
+        revocation_reason: Why the key was revoked, e.g. ``"KEY_COMPROMISE"``.
+        compromise_date: Since when a revoked key is considered compromised.
         created_at: When the key was created.
         updated_at: When the key last changed.
     """
@@ -117,7 +131,21 @@ class Key(_Model):
     usage: str
     state: str
     primary_version: int
+    min_decryption_version: int
     description: str
+    tags: dict[str, str]
+    owner: str | None
+    protection: str
+    origin: str
+    exportable: bool
+    backup_allowed: bool
+    rotation_period_seconds: int | None
+    next_rotation_at: datetime | None
+    activation_date: datetime | None
+    deactivation_date: datetime | None
+    destruction_date: datetime | None
+    revocation_reason: str | None
+    compromise_date: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -158,5 +186,141 @@ class Decrypted(_Model):
     """
 
     plaintext: Base64Bytes = Field(repr=False)
+    key_id: str
+    version: int
+
+
+class KeyVersion(_Model):
+    """One version of a key: its state and how much it has been used.
+
+    Attributes:
+        version: The version number, from 1.
+        state: The version's lifecycle state, capped by the key's.
+        primary: Whether this is the key's primary version.
+        created_at: When the version was made.
+        use_count: How many times it encrypted, signed or MACed.
+        last_used_at: When it was last used; ``None`` if never.
+        destruction_date: When a DESTROY_PENDING version is destroyed.
+        destroyed_at: When its material was erased.
+    """
+
+    version: int
+    state: str
+    primary: bool
+    created_at: datetime
+    use_count: int
+    last_used_at: datetime | None
+    destruction_date: datetime | None
+    destroyed_at: datetime | None
+
+
+class KeyVersions(_Model):
+    """Every version of a key, oldest first.
+
+    Attributes:
+        key_id: The key's id.
+        versions: Its versions.
+    """
+
+    key_id: str
+    versions: list[KeyVersion]
+
+
+class DataKey(_Model):
+    """A fresh data key, wrapped under a Keystead key and, if asked for, in the clear.
+
+    Attributes:
+        ciphertext: The wrapped data key, a Keystead ciphertext; ``keys.decrypt`` unwraps it.
+        key_id: The id of the key that wrapped it.
+        version: The key version that wrapped it.
+        plaintext: The data key itself, raw bytes; ``None`` when asked for wrapped only.
+            Hidden from ``repr``.
+    """
+
+    ciphertext: Base64Bytes
+    key_id: str
+    version: int
+    plaintext: Base64Bytes | None = Field(default=None, repr=False)
+
+
+class Signature(_Model):
+    """A signature and how it was made.
+
+    Attributes:
+        signature: Raw bytes: DER for ECDSA, raw for Ed25519 and ML-DSA, big-endian for RSA.
+        key_id: The id of the key that signed.
+        version: The key version that signed.
+        algorithm: The signing algorithm, e.g. ``"ECDSA_SHA_256"``.
+    """
+
+    signature: Base64Bytes
+    key_id: str
+    version: int
+    algorithm: str
+
+
+class Mac(_Model):
+    """An HMAC tag and how it was made.
+
+    Attributes:
+        mac: The tag, raw bytes.
+        key_id: The id of the key that computed it.
+        version: The key version that computed it.
+        algorithm: The MAC algorithm, e.g. ``"HMAC_SHA256"``.
+    """
+
+    mac: Base64Bytes
+    key_id: str
+    version: int
+    algorithm: str
+
+
+class PublicKey(_Model):
+    """A key version's public key, in the format asked for; the other two fields are ``None``.
+
+    Attributes:
+        key_id: The key's id.
+        version: The key version.
+        format: ``"pem"``, ``"der"`` or ``"jwk"``.
+        pem: A PEM SubjectPublicKeyInfo (``format="pem"``).
+        der: A DER SubjectPublicKeyInfo, raw bytes (``format="der"``).
+        jwk: A JSON Web Key, RFC 7517/8037 (``format="jwk"``).
+    """
+
+    key_id: str
+    version: int
+    format: str
+    pem: str | None = None
+    der: Base64Bytes | None = None
+    jwk: dict[str, str] | None = None
+
+
+class Encapsulation(_Model):
+    """A fresh ML-KEM shared secret, and the encapsulation to send to the key's holder.
+
+    Attributes:
+        shared_secret: The shared secret, raw bytes; hidden from ``repr``.
+        encapsulation: The ML-KEM ciphertext, raw bytes; ``keys.decapsulate`` recovers the
+            secret from it.
+        key_id: The id of the ML-KEM key.
+        version: The key version.
+    """
+
+    shared_secret: Base64Bytes = Field(repr=False)
+    encapsulation: Base64Bytes
+    key_id: str
+    version: int
+
+
+class SharedSecret(_Model):
+    """A shared secret from ML-KEM decapsulation or from key agreement.
+
+    Attributes:
+        shared_secret: The shared secret, raw bytes; hidden from ``repr``.
+        key_id: The id of the key used.
+        version: The key version used.
+    """
+
+    shared_secret: Base64Bytes = Field(repr=False)
     key_id: str
     version: int

@@ -269,3 +269,11 @@ def test_any_flipped_byte_or_context_change_fails(unsealed: Initialized) -> None
         assert (response.status_code, response.json()["code"]) == (400, "InvalidCiphertext")
 
     never_a_wrong_plaintext()
+
+
+def test_dates_without_a_utc_offset_are_refused(unsealed: Initialized) -> None:
+    response = post(
+        unsealed, "/v1/keys",
+        {"name": "naive", "spec": "AES_256_GCM", "activation_date": "2030-01-01T00:00:00"},
+    )  # fmt: skip
+    assert (response.status_code, response.json()["code"]) == (400, "ValidationFailed")

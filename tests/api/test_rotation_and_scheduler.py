@@ -117,6 +117,11 @@ def test_reencrypt_to_another_key(server: Server) -> None:
     assert server.post("/v1/decrypt", {"ciphertext": moved["ciphertext"]}).json()["plaintext"] == (
         b64(b"move me")
     )
+    # The path names the source key: a ciphertext of another key is refused.
+    wrong = server.post(
+        "/v1/keys/to/reencrypt", {"ciphertext": blob["ciphertext"], "destination_key": "to"}
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (400, "InvalidCiphertext")
 
 
 def test_old_signatures_verify_with_their_version(server: Server) -> None:

@@ -110,3 +110,60 @@ def test_sdk_stores_and_reads_back_a_secret(server: ServerProcess) -> None:
     wrong = keystead_sdk.Client(server.address, token="kst_wrong", ca_cert=server.ca_file)
     with wrong, pytest.raises(keystead_sdk.Unauthenticated):
         wrong.sys.seal()
+
+
+def key_cli(server: ServerProcess, token: str, *args: str, stdin: str = ""):
+    env = {
+        **os.environ, "KEYSTEAD_ADDR": server.address, "KEYSTEAD_CACERT": str(server.ca_file),
+        "KEYSTEAD_TOKEN": token, "COLUMNS": "200",
+    }  # fmt: skip
+    return subprocess.run(
+        [*KEYSTEAD, "key", *args], input=stdin, capture_output=True, text=True, env=env,
+        timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_key_commands_against_a_real_server(server: ServerProcess, tmp_path: Path) -> None:
+    with keystead_sdk.Client(server.address, ca_cert=server.ca_file) as anonymous:
+        init = anonymous.sys.init(1, 1)
+        anonymous.sys.unseal(init.shares[0])
+    token = init.root_token.get_secret_value()
+    created = key_cli(
+        server, token, "create", "files", "--spec", "AES_256_GCM", "--tag", "team=ops"
+    )
+    assert created.returncode == 0, created.stderr
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(b"quarterly numbers\n" * 100)
+    sealed, opened = tmp_path / "plain.ks", tmp_path / "opened.txt"
+    encrypted = key_cli(server, token, "encrypt", "files", "--in", str(plain), "--out", str(sealed),
+                        "--context", "dept=finance")  # fmt: skip
+    assert encrypted.returncode == 0, encrypted.stderr
+    assert sealed.read_bytes().startswith(b"KS\x01")
+    assert key_cli(server, token, "rotate", "files").returncode == 0
+    decrypted = key_cli(server, token, "decrypt", "--in", str(sealed), "--out", str(opened),
+                        "--context", "dept=finance")  # fmt: skip
+    assert decrypted.returncode == 0, decrypted.stderr
+    assert opened.read_bytes() == plain.read_bytes()
+    wrong = key_cli(server, token, "decrypt", "--in", str(sealed), "--context", "dept=sales")
+    assert wrong.returncode == 3
+    assert "InvalidCiphertext" in wrong.stderr
+    versions = key_cli(server, token, "versions", "files", "--format", "json")
+    assert [v["version"] for v in json.loads(versions.stdout)["versions"]] == [1, 2]
+    assert key_cli(server, token, "create", "signer", "--spec", "EC_SECP256K1").returncode == 0
+    signature = tmp_path / "sig.der"
+    signed = key_cli(server, token, "sign", "signer", "--in", str(plain), "--out", str(signature))
+    assert signed.returncode == 0, signed.stderr
+    good = key_cli(
+        server, token, "verify", "signer", "--signature", str(signature), "--in", str(plain)
+    )
+    assert good.returncode == 0
+    tampered = tmp_path / "tampered.txt"
+    tampered.write_bytes(plain.read_bytes() + b"!")
+    bad = key_cli(
+        server, token, "verify", "signer", "--signature", str(signature), "--in", str(tampered)
+    )
+    assert bad.returncode == 1
+    jwk = key_cli(server, token, "public-key", "signer", "--format", "jwk")
+    assert json.loads(jwk.stdout)["crv"] == "secp256k1"
+    listed = key_cli(server, token, "list", "--tag", "team=ops", "--format", "json")
+    assert [k["name"] for k in json.loads(listed.stdout)["keys"]] == ["files"]

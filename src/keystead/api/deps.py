@@ -21,10 +21,25 @@ class RequestContext:
 
     services: Services
     request_id: str
-    path_params: Mapping[str, str]
-    query_params: Mapping[str, str]
-    source: str
+    request: Request
     principal: Principal | None
+
+    @property
+    def path_params(self) -> Mapping[str, str]:
+        """The parameters of the route's path template."""
+        params: Mapping[str, str] = self.request.path_params
+        return params
+
+    @property
+    def query_params(self) -> Mapping[str, str]:
+        """The query string, parsed only when a handler asks for it."""
+        return self.request.query_params
+
+    @property
+    def source(self) -> str:
+        """The client's address."""
+        client = self.request.client
+        return client.host if client else ""
 
     def caller(self) -> Principal:
         """Return the authenticated caller.

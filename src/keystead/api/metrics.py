@@ -19,6 +19,9 @@ class Metrics:
     )
     requests: Counter = field(init=False)
     latency: Histogram = field(init=False)
+    _children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.requests = Counter(
@@ -37,8 +40,16 @@ class Metrics:
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Record one finished request."""
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        children = self._children.get((route, method, status))
+        if children is None:
+            # labels() takes a lock and builds a key per call: keep each series' children.
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+            self._children[route, method, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """Return the text exposition format."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
@@ -14,6 +15,9 @@ from keystead.api.deps import REQUEST_ID_KEY, ROUTE_KEY
 from keystead.api.metrics import Metrics
 
 _SAFE_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Unique without a CSPRNG call per request: a random prefix per process, then a counter.
+_PROCESS_PREFIX: Final = uuid.uuid4().hex[:22]
+_SEQUENCE: Final = itertools.count(1)
 _log = structlog.get_logger("keystead.http")
 
 
@@ -59,4 +63,4 @@ def _request_id(scope: Scope) -> str:
             if _SAFE_REQUEST_ID.fullmatch(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return f"{_PROCESS_PREFIX}{next(_SEQUENCE):010x}"

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 import structlog
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -25,6 +25,7 @@ from keystead.errors import (
     KeysteadError,
     MalformedRequest,
     PayloadTooLarge,
+    RequestAborted,
     ValidationFailed,
 )
 
@@ -98,29 +99,25 @@ async def _context(request: Request, endpoint: AnyEndpoint, request_id: str) -> 
     principal = None
     if endpoint.auth:
         principal = await services.tokens.authenticate(bearer_token(request))
-    client = request.client
     return RequestContext(
-        services=services,
-        request_id=request_id,
-        path_params=request.path_params,
-        query_params=request.query_params,
-        source=client.host if client else "",
-        principal=principal,
+        services=services, request_id=request_id, request=request, principal=principal
     )
 
 
 async def _decode(request: Request, decoder: msgspec.json.Decoder[Any], max_body: int) -> Any:  # noqa: ANN401 - the endpoint's own request type
-    too_large = PayloadTooLarge(f"the request body is limited to {max_body} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_body:
-        raise too_large
+        raise _too_large(max_body)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise _too_large(max_body)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise RequestAborted from None
     raw = b"".join(chunks) or b"{}"
     try:
         return decoder.decode(raw)
@@ -128,6 +125,10 @@ async def _decode(request: Request, decoder: msgspec.json.Decoder[Any], max_body
         raise ValidationFailed(str(exc)) from None
     except msgspec.DecodeError:
         raise MalformedRequest from None
+
+
+def _too_large(max_body: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body is limited to {max_body} bytes")
 
 
 def _render(endpoint: AnyEndpoint, result: object, request_id: str) -> Response:

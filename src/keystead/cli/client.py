@@ -38,7 +38,7 @@ from keystead_sdk import (
     Client,
     ConfigurationError,
     Conflict,
-    InvalidCiphertext,
+    CryptoError,
     InvalidUnsealKey,
     KeysteadAPIError,
     KeysteadSDKError,
@@ -70,7 +70,7 @@ class ExitCode(IntEnum):
 _EXIT_CODES: Final[tuple[tuple[tuple[type[KeysteadSDKError], ...], ExitCode], ...]] = (
     ((TransportError,), ExitCode.UNREACHABLE),
     ((ConfigurationError,), ExitCode.CONFIGURATION),
-    ((ValidationFailed, InvalidUnsealKey, InvalidCiphertext), ExitCode.INVALID),
+    ((ValidationFailed, InvalidUnsealKey, CryptoError), ExitCode.INVALID),
     ((Unauthenticated, PermissionDenied), ExitCode.AUTH),
     ((NotFound,), ExitCode.NOT_FOUND),
     ((Conflict,), ExitCode.CONFLICT),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from keystead.cli import operator, server
+from keystead.cli import key, operator, server
 
 app = typer.Typer(
     name="keystead",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("server")(server.serve)
 app.add_typer(operator.app, name="operator")
+app.add_typer(key.app, name="key")
 
 
 def main() -> None:

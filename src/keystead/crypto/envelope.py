@@ -72,6 +72,8 @@ def parse_header(blob: bytes) -> EnvelopeHeader:
 
 def canonical_context(context: Mapping[str, str]) -> bytes:
     """Encode an encryption context canonically: sorted keys, no spaces, UTF-8."""
+    if not context:
+        return b"{}"
     return json.dumps(
         dict(context), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode("utf-8")

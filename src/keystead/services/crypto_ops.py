@@ -168,6 +168,7 @@ class CryptoService:
     async def reencrypt(
         self,
         principal: Principal,
+        reference: str,
         ciphertext: bytes,
         context: Mapping[str, str],
         destination: str | None = None,
@@ -177,10 +178,10 @@ class CryptoService:
         The plaintext never leaves the server.
 
         Raises:
-            DecryptionFailed: The source does not decrypt.
+            DecryptionFailed: The ciphertext is not the key's given as ``reference``.
             KeyStateForbidsOperation: Either key's state forbids its half.
         """
-        opened = await self.decrypt(principal, ciphertext, context)
+        opened = await self.decrypt_with(principal, reference, ciphertext, context)
         target = destination or str(opened.key_id)
         return await self.encrypt(principal, target, opened.plaintext, context)
 

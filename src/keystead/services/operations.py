@@ -22,7 +22,7 @@ def check_usage(key: Key, usage: KeyUsage, operation: str) -> None:
         UnsupportedOperation: Naming the key's spec and usage.
     """
     if key.usage is not usage:
-        msg = f"a {key.spec} key for {key.usage} cannot {operation}"
+        msg = f"a key of spec {key.spec} for {key.usage} cannot {operation}"
         raise UnsupportedOperation(msg)
 
 

@@ -166,7 +166,7 @@ class SigningService:
         entry = await self._keys.resolve(reference)
         key = entry.key
         if key.spec not in ASYMMETRIC:
-            msg = f"a {key.spec} key is symmetric and has no public key"
+            msg = f"a key of spec {key.spec} is symmetric and has no public key"
             raise UnsupportedOperation(msg)
         chosen = key.primary_version if version is None else version
         der = await self._keys.public_key(entry, chosen)
@@ -242,6 +242,6 @@ def _signing(
     allowed = signing.allowed_signing_algorithms(spec)
     if algorithm not in {member.value for member in allowed}:
         names = ", ".join(member.value for member in allowed)
-        msg = f"a {spec} key signs with {names}, not {algorithm}"
+        msg = f"a key of spec {spec} signs with {names}, not {algorithm}"
         raise UnsupportedAlgorithm(msg)
     return spec, signing.SigningAlgorithm(algorithm)

@@ -10,6 +10,7 @@ A version whose count would pass its spec's limit (2^32 for random-nonce AEADs, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Final
 
@@ -22,6 +23,7 @@ from keystead.services.keys import KeyService
 from keystead.services.lifecycle import LifecycleService
 from keystead.services.operations import protect_version
 from keystead.storage.uow import Database
+from keystead.types import KeyId
 
 DEFAULT_BLOCK: Final = 1000
 
@@ -45,6 +47,7 @@ class UsageMeter:
         self._clock = clock
         self._limits = limits
         self._block = block
+        self._locks: dict[tuple[KeyId, int], asyncio.Lock] = {}
 
     async def protect(self, entry: CachedKey, operation: KeyOperation) -> tuple[CachedKey, int]:
         """Return the entry and version to use for one protect operation.
@@ -62,13 +65,26 @@ class UsageMeter:
     async def _reserve(
         self, entry: CachedKey, operation: KeyOperation, version: int
     ) -> tuple[CachedKey, int]:
+        # One reservation at a time per version: requests that ran out together wait for it
+        # and then take from the block it reserved, instead of each reserving its own.
+        lock = self._locks.setdefault((entry.key.id, version), asyncio.Lock())
+        async with lock:
+            remaining = entry.reserved_uses.get(version, 0)
+            if remaining > 0:
+                entry.reserved_uses[version] = remaining - 1
+                return entry, version
+            return await self._reserve_block(entry, operation, version)
+
+    async def _reserve_block(
+        self, entry: CachedKey, operation: KeyOperation, version: int
+    ) -> tuple[CachedKey, int]:
         key = entry.key
         limit = self._limits.get(key.spec)
         block = self._block if limit is None else max(1, min(self._block, limit))
         async with self._database.unit_of_work() as uow:
             total = await uow.keys.record_use(key.id, version, block, self._clock())
         if limit is None or total <= limit:
-            entry.reserved_uses[version] = block - 1
+            entry.reserved_uses[version] = entry.reserved_uses.get(version, 0) + block - 1
             return entry, version
         async with self._database.unit_of_work() as uow:
             # Give the block back: the version rotates instead of passing its limit.
@@ -78,4 +94,13 @@ class UsageMeter:
         except ConflictError:
             self._keys.forget(key.id)  # another request or node rotated it first
         fresh = await self._keys.resolve(str(key.id))
-        return await self.protect(fresh, operation)
+        return await self._after_rotation(fresh, operation)
+
+    async def _after_rotation(
+        self, entry: CachedKey, operation: KeyOperation
+    ) -> tuple[CachedKey, int]:
+        version = protect_version(entry.key, operation)
+        if entry.reserved_uses.get(version, 0) > 0:
+            entry.reserved_uses[version] -= 1
+            return entry, version
+        return await self._reserve_block(entry, operation, version)

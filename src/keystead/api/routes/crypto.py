@@ -48,9 +48,9 @@ async def decrypt_with_key(ctx: RequestContext, body: KeyDecryptRequest) -> Decr
 
 
 async def reencrypt(ctx: RequestContext, body: ReencryptRequest) -> EncryptResponse:
-    """Move a ciphertext to the primary version of its key (or of destination_key)."""
+    """Move a ciphertext of this key to its primary version (or to destination_key's)."""
     result = await ctx.services.crypto.reencrypt(
-        ctx.caller(), body.ciphertext, body.context, body.destination_key
+        ctx.caller(), ctx.path_params["key"], body.ciphertext, body.context, body.destination_key
     )
     return EncryptResponse(
         ciphertext=result.ciphertext, key_id=str(result.key_id), version=result.version

@@ -18,6 +18,7 @@ Tags = Annotated[
     ],
     msgspec.Meta(max_length=50),
 ]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True, description="with a UTC offset")]
 Seconds = Annotated[int, msgspec.Meta(ge=0, le=36500 * 86400)]
 
 
@@ -30,8 +31,8 @@ class CreateKeyRequest(Request):
     description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
     tags: Tags = msgspec.field(default_factory=dict)
     rotation_period_seconds: Seconds | None = None
-    activation_date: datetime | None = None
-    deactivation_date: datetime | None = None
+    activation_date: AwareDatetime | None = None
+    deactivation_date: AwareDatetime | None = None
     exportable: bool = False
     backup_allowed: bool = True
 
@@ -42,7 +43,7 @@ class UpdateKeyRequest(Request):
     description: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
     tags: Tags | None = None
     rotation_period_seconds: Seconds | None = None
-    deactivation_date: datetime | None = None
+    deactivation_date: AwareDatetime | None = None
     min_decryption_version: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
@@ -105,7 +106,7 @@ class RevokeRequest(Request):
     """Why the key is revoked, and since when it is compromised (default: now)."""
 
     reason: RevocationReason
-    compromise_date: datetime | None = None
+    compromise_date: AwareDatetime | None = None
 
 
 class ScheduleDestructionRequest(Request):
