@@ -92,11 +92,8 @@ class CryptoService:
     async def _seal(
         self, entry: CachedKey, version: int, plaintext: bytes, context: Mapping[str, str]
     ) -> Encrypted:
-        key = entry.key
-        material = await self._keys.material(entry, version)
-        algorithm = symmetric.algorithm_for_spec(key.spec.value)
-        ciphertext = symmetric.encrypt(algorithm, material, (key.id, version), plaintext, context)
-        return Encrypted(ciphertext, key.id, version)
+        prepared = await self._keys.prepared(entry, version)
+        return Encrypted(prepared.encrypt(plaintext, context), entry.key.id, version)
 
     async def decrypt(
         self, principal: Principal, ciphertext: bytes, context: Mapping[str, str]
@@ -127,12 +124,10 @@ class CryptoService:
             raise DecryptionFailed
         try:
             chosen = process_version(entry, KeyOperation.DECRYPT, version)
-            material = await self._keys.material(entry, chosen)
+            prepared = await self._keys.prepared(entry, chosen)
         except KeyVersionNotFound:
             raise DecryptionFailed from None
-        algorithm = symmetric.algorithm_for_spec(key.spec.value)
-        plaintext = symmetric.decrypt(algorithm, material, ciphertext, context)
-        return Decrypted(plaintext, key.id, chosen)
+        return Decrypted(prepared.decrypt(ciphertext, context), key.id, chosen)
 
     async def decrypt_with(
         self,

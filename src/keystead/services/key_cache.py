@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from keystead.crypto.secret import KeyMaterial
+from keystead.crypto.symmetric import PreparedKey
 from keystead.domain.lifecycle import KeyState
 from keystead.domain.models import Key
 from keystead.types import KeyId
@@ -25,6 +26,7 @@ class CachedKey:
     key: Key
     materials: dict[int, KeyMaterial] = field(default_factory=dict, repr=False)
     public_keys: dict[int, bytes] = field(default_factory=dict, repr=False)
+    prepared: dict[int, PreparedKey] = field(default_factory=dict, repr=False)
     reserved_uses: dict[int, int] = field(default_factory=dict)
     version_states: dict[int, KeyState] = field(default_factory=dict)
     fresh_until: float = 0.0
@@ -88,5 +90,6 @@ class KeyCache:
         for material in entry.materials.values():
             material.wipe()
         entry.materials.clear()
+        entry.prepared.clear()
         if not keep_index:
             self._ids_by_name.pop(entry.key.name, None)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from keystead.crypto import keygen
+from keystead.crypto import keygen, symmetric
 from keystead.crypto.secret import KeyMaterial
 from keystead.domain.lifecycle import KeyState
 from keystead.domain.models import Key, KeyVersionInfo, Principal
@@ -196,8 +196,12 @@ class KeyService:
             Sealed: The server is sealed.
         """
         self._barrier.require_unsealed()
+        # Names are never UUIDs, so the by-name cache answers first without parsing one.
+        entry = self._cache.get_by_name(reference)
+        if entry is not None:
+            return entry
         key_id = _as_uuid(reference)
-        entry = self._cache.get(key_id) if key_id else self._cache.get_by_name(reference)
+        entry = self._cache.get(key_id) if key_id else None
         if entry is not None:
             return entry
         async with self._database.unit_of_work() as uow:
@@ -239,6 +243,25 @@ class KeyService:
         material = KeyMaterial(raw)
         entry.materials[version] = material
         return material
+
+    async def prepared(self, entry: CachedKey, version: int) -> symmetric.PreparedKey:
+        """Return a symmetric version's cipher, ready to use, from the cache if it is there.
+
+        Raises:
+            KeyVersionNotFound: No such version.
+            KeyDestroyed: The version's material was destroyed.
+            StorageIntegrityError: The stored material was altered or moved.
+        """
+        cached = entry.prepared.get(version)
+        if cached is not None:
+            return cached
+        key = entry.key
+        algorithm = symmetric.algorithm_for_spec(key.spec.value)
+        ready = symmetric.PreparedKey(
+            algorithm, await self.material(entry, version), key.id, version
+        )
+        entry.prepared[version] = ready
+        return ready
 
     async def public_key(self, entry: CachedKey, version: int) -> bytes:
         """Return a version's public key (SubjectPublicKeyInfo DER), cached.

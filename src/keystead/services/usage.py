@@ -14,9 +14,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Final
 
+import structlog
+
 from keystead.domain.operations import KeyOperation
 from keystead.domain.specs import USAGE_LIMITS, KeySpec
-from keystead.errors import ConflictError
+from keystead.errors import ConflictError, KeysteadError
 from keystead.services.clock import Clock
 from keystead.services.key_cache import CachedKey
 from keystead.services.keys import KeyService
@@ -26,6 +28,7 @@ from keystead.storage.uow import Database
 from keystead.types import KeyId
 
 DEFAULT_BLOCK: Final = 1000
+_log = structlog.get_logger("keystead.usage")
 
 
 class UsageMeter:
@@ -48,6 +51,7 @@ class UsageMeter:
         self._limits = limits
         self._block = block
         self._locks: dict[tuple[KeyId, int], asyncio.Lock] = {}
+        self._refills: set[asyncio.Task[None]] = set()
 
     async def protect(self, entry: CachedKey, operation: KeyOperation) -> tuple[CachedKey, int]:
         """Return the entry and version to use for one protect operation.
@@ -59,8 +63,32 @@ class UsageMeter:
         remaining = entry.reserved_uses.get(version, 0)
         if remaining > 0:
             entry.reserved_uses[version] = remaining - 1
+            if remaining == self._block // 4:
+                self._refill_soon(entry, version)
             return entry, version
         return await self._reserve(entry, operation, version)
+
+    def _refill_soon(self, entry: CachedKey, version: int) -> None:
+        # Reserve the next block while a quarter of this one is left, so that requests do
+        # not queue behind a database write when the block runs out.
+        task = asyncio.create_task(self._refill(entry, version))
+        self._refills.add(task)
+        task.add_done_callback(self._refills.discard)
+
+    async def _refill(self, entry: CachedKey, version: int) -> None:
+        key = entry.key
+        limit = self._limits.get(key.spec)
+        lock = self._locks.setdefault((key.id, version), asyncio.Lock())
+        try:
+            async with lock, self._database.unit_of_work() as uow:
+                total = await uow.keys.record_use(key.id, version, self._block, self._clock())
+                if limit is not None and total > limit:
+                    # Near the limit: leave it to the next exhausted block to rotate.
+                    await uow.keys.record_use(key.id, version, -self._block, self._clock())
+                    return
+                entry.reserved_uses[version] = entry.reserved_uses.get(version, 0) + self._block
+        except KeysteadError as error:
+            _log.warning("use reservation failed", key_id=str(key.id), code=error.code)
 
     async def _reserve(
         self, entry: CachedKey, operation: KeyOperation, version: int
