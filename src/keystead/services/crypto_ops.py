@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -14,6 +14,7 @@ from keystead.domain.specs import SYMMETRIC_AEAD, KeyUsage
 from keystead.errors import (
     DecryptionFailed,
     KeyNotFound,
+    KeysteadError,
     KeyVersionNotFound,
     UnsupportedOperation,
     ValidationFailed,
@@ -88,6 +89,38 @@ class CryptoService:
             return Encrypted(rsa_oaep.encrypt(public, plaintext), key.id, version)
         _check_size(plaintext, MAX_PLAINTEXT_BYTES)
         return await self._seal(entry, version, plaintext, context)
+
+    async def encrypt_many(
+        self,
+        principal: Principal,
+        reference: str,
+        items: Sequence[tuple[bytes, Mapping[str, str]]],
+    ) -> list[Encrypted | KeysteadError]:
+        """Encrypt a batch under the key's primary version; each item gets its own result.
+
+        The key is checked once; an item that fails (too large, a state change under way)
+        fails alone.
+
+        Raises:
+            PermissionDenied: The caller may not use this key.
+            KeyNotFound: No key has that id or name.
+            UnsupportedOperation: The key is not a symmetric encryption key.
+        """
+        require_root(principal)
+        entry = await self._keys.resolve(reference)
+        check_usage(entry.key, KeyUsage.ENCRYPT_DECRYPT, "encrypt")
+        if entry.key.spec not in SYMMETRIC_AEAD:
+            msg = "batches are for symmetric keys; encrypt RSA-OAEP items one by one"
+            raise UnsupportedOperation(msg)
+        results: list[Encrypted | KeysteadError] = []
+        for plaintext, context in items:
+            try:
+                _check_size(plaintext, MAX_PLAINTEXT_BYTES)
+                entry, version = await self._meter.protect(entry, KeyOperation.ENCRYPT)
+                results.append(await self._seal(entry, version, plaintext, context))
+            except KeysteadError as error:
+                results.append(error)
+        return results
 
     async def _seal(
         self, entry: CachedKey, version: int, plaintext: bytes, context: Mapping[str, str]

@@ -31,16 +31,14 @@ async def encrypt_batch(ctx: RequestContext, body: BatchEncryptRequest) -> Batch
     """Encrypt every item; a failed item does not fail the rest."""
     caller, reference = ctx.caller(), ctx.path_params["key"]
     key = await ctx.services.keys.describe(caller, reference)
-    results = []
-    for item in body.items:
-        try:
-            done = await ctx.services.crypto.encrypt(
-                caller, reference, item.plaintext, item.context
-            )
-        except KeysteadError as error:
-            results.append(EncryptResult(error=_error(error)))
-        else:
-            results.append(EncryptResult(ciphertext=done.ciphertext, version=done.version))
+    done = await ctx.services.crypto.encrypt_many(
+        caller, reference, [(item.plaintext, item.context) for item in body.items]
+    )
+    results = [
+        EncryptResult(error=_error(one)) if isinstance(one, KeysteadError)
+        else EncryptResult(ciphertext=one.ciphertext, version=one.version)
+        for one in done
+    ]  # fmt: skip
     return BatchEncryptResponse(key_id=str(key.id), results=results)
 
 
