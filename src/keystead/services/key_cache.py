@@ -18,6 +18,10 @@ from keystead.domain.lifecycle import KeyState
 from keystead.domain.models import Key
 from keystead.types import KeyId
 
+# How long other callers use a stale entry while one caller re-reads it (if that read
+# fails, the next caller after this grace tries again).
+_REFRESH_GRACE = 2.0
+
 
 @dataclass(slots=True)
 class CachedKey:
@@ -30,6 +34,7 @@ class CachedKey:
     reserved_uses: dict[int, int] = field(default_factory=dict)
     version_states: dict[int, KeyState] = field(default_factory=dict)
     fresh_until: float = 0.0
+    refresh_started: float = 0.0
 
 
 class KeyCache:
@@ -45,9 +50,18 @@ class KeyCache:
         return f"KeyCache({len(self._by_id)} keys)"
 
     def get(self, key_id: KeyId) -> CachedKey | None:
-        """Return the cached entry of a key, unless it is due for a re-read."""
+        """Return the cached entry of a key, unless this caller should re-read it.
+
+        When an entry is due for a re-read, the first caller gets None and re-reads it;
+        callers meanwhile keep the entry they had, so a hot key sends one read to the
+        database every ``ttl_seconds``, not one per request in flight.
+        """
         entry = self._by_id.get(key_id)
-        if entry is None or entry.fresh_until < time.monotonic():
+        if entry is None:
+            return None
+        now = time.monotonic()
+        if entry.fresh_until < now and entry.refresh_started + _REFRESH_GRACE < now:
+            entry.refresh_started = now
             return None
         self._by_id.move_to_end(key_id)
         return entry

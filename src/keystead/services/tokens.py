@@ -21,6 +21,7 @@ ROOT_TOKEN_PREFIX: Final = "kst_root_"  # noqa: S105 - a public prefix
 # node flushes the cache at once, other nodes see it within this window.
 _CACHE_TTL: Final = timedelta(seconds=10)
 _CACHE_SIZE: Final = 4096
+_REFRESH_GRACE: Final = timedelta(seconds=2)
 
 
 class TokenService:
@@ -50,8 +51,11 @@ class TokenService:
         digest = token_digest(presented)
         now = self._clock()
         cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now and _alive(cached[2], now):
-            return cached[0]
+        if cached is not None and _alive(cached[2], now):
+            if cached[1] > now:
+                return cached[0]
+            # This request re-reads the token; requests meanwhile keep the cached answer.
+            self._cache[digest] = (cached[0], now + _REFRESH_GRACE, cached[2])
         async with self._database.unit_of_work() as uow:
             stored = await uow.tokens.find_by_hash(digest)
         if stored is None or stored.revoked or not _alive(stored.expires_at, now):
