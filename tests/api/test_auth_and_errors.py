@@ -205,3 +205,37 @@ def test_no_secret_reaches_the_server_log(settings: Settings, capfd, configured_
     assert '"route": "/v1/keys/{key}/encrypt"' in logged
     for value in [init["root_token"], *init["shares"], secret, encrypted["ciphertext"]]:
         assert value not in logged
+
+
+def test_a_valid_token_that_is_not_root_is_refused_on_every_key_route(
+    unsealed: Initialized,
+) -> None:
+    """Until issue 4's policies, only the root token may use keys: 403, and nothing leaks."""
+    from keystead.crypto.hashing import token_digest
+    from keystead.services.clock import utc_now
+    from keystead.storage.repositories import StoredToken
+
+    client = unsealed.client
+    client.post("/v1/keys", json={"name": "anything", "spec": "AES_256_GCM"}, headers=unsealed.auth)
+    services = client.app.state.services  # type: ignore[attr-defined]
+
+    async def add_service_token() -> None:
+        async with services.system._database.unit_of_work() as uow:
+            stored = StoredToken("svc-1", "service", "ci", ("key-user",), None, revoked=False)
+            await uow.tokens.add(stored, token_digest("kst_service_token"), utc_now())
+
+    client.portal.call(add_service_token)  # type: ignore[union-attr]
+    service = {"authorization": "Bearer kst_service_token"}
+    key_routes = [(m, p) for m, p in PROTECTED if p.startswith("/v1/keys") or p == "/v1/decrypt"]
+    assert len(key_routes) > 30
+    refused = 0
+    for method, path in key_routes:
+        response = client.request(method, path.replace("{version}", "1"), json={}, headers=service)
+        if response.status_code == 400:  # the body is checked before the service is called
+            continue
+        assert (response.status_code, response.json()["code"]) == (403, "PermissionDenied"), path
+        refused += 1
+    assert refused >= 15  # the rest refused their empty body first (400), never a 2xx
+    for missing in ("/v1/keys/no-such-key", "/v1/keys/no-such-key/versions"):
+        response = client.get(missing, headers=service)
+        assert response.status_code == 403, "a refused caller must not learn which keys exist"

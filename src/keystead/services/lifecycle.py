@@ -44,11 +44,7 @@ class LifecycleService:
         Raises:
             InvalidStateTransition: From any other state.
         """
-        key = (await self._keys.resolve(reference)).key
-        if key.state is not _S.PRE_ACTIVE:
-            msg = f"a key in state {key.state} cannot activate: only a PRE_ACTIVE key can"
-            raise InvalidStateTransition(msg)
-        return await self._move(principal, reference, _S.ACTIVE)
+        return await self._move_from(principal, reference, _S.PRE_ACTIVE, "activate")
 
     async def suspend(self, principal: Principal, reference: str) -> Key:
         """ACTIVE to SUSPENDED: no operation at all until resumed.
@@ -64,11 +60,7 @@ class LifecycleService:
         Raises:
             InvalidStateTransition: From any other state.
         """
-        key = (await self._keys.resolve(reference)).key
-        if key.state is not _S.SUSPENDED:
-            msg = f"a key in state {key.state} cannot resume: only a SUSPENDED key can"
-            raise InvalidStateTransition(msg)
-        return await self._move(principal, reference, _S.ACTIVE)
+        return await self._move_from(principal, reference, _S.SUSPENDED, "resume")
 
     async def deactivate(self, principal: Principal, reference: str) -> Key:
         """To DEACTIVATED: decrypts and verifies old data, protects nothing new.
@@ -110,6 +102,7 @@ class LifecycleService:
             ValidationFailed: A waiting period out of range.
             InvalidStateTransition: An ACTIVE key must be deactivated (or suspended) first.
         """
+        require_root(principal)
         lowest = 0 if self._allow_zero_wait else 1
         if not lowest <= pending_days <= MAX_PENDING_DAYS:
             msg = f"pending_days must be {lowest} to {MAX_PENDING_DAYS}"
@@ -127,6 +120,7 @@ class LifecycleService:
         Raises:
             InvalidStateTransition: The key is not pending destruction.
         """
+        require_root(principal)
         key = (await self._keys.resolve(reference)).key
         if key.state is not _S.DESTROY_PENDING or key.state_before_destruction is None:
             msg = f"a key in state {key.state} has no destruction to cancel"
@@ -191,6 +185,17 @@ class LifecycleService:
             await uow.keys.erase_material(key.id)
         self._keys.forget(key.id)
         return destroyed
+
+    async def _move_from(
+        self, principal: Principal, reference: str, required: KeyState, verb: str
+    ) -> Key:
+        """To ACTIVE, for the verbs that the table's other paths to ACTIVE must not reach."""
+        require_root(principal)
+        key = (await self._keys.resolve(reference)).key
+        if key.state is not required:
+            msg = f"a key in state {key.state} cannot {verb}: only a {required} key can"
+            raise InvalidStateTransition(msg)
+        return await self.move(reference, _S.ACTIVE)
 
     async def _move(
         self, principal: Principal, reference: str, target: KeyState, **changes: object
