@@ -159,3 +159,29 @@ def test_material_copied_onto_another_row_fails_to_decrypt(
         copy_material(connection.execute, "alpha", "beta")
     result = restart_and_encrypt(settings, token, shares)
     assert result == {"status": 503, "code": "StorageIntegrityError"}
+
+
+def test_a_public_key_swapped_in_the_database_is_not_trusted(settings: Settings) -> None:
+    """Storage is untrusted: a swapped public key would let someone else's signatures verify."""
+    with TestClient(create_app(settings), base_url="https://t") as client:
+        init = client.post("/v1/sys/init", json={"shares": 1, "threshold": 1}).json()
+        client.post("/v1/sys/unseal", json={"share": init["shares"][0]})
+        auth = {"authorization": f"Bearer {init['root_token']}"}
+        for name in ("victim", "attacker"):
+            client.post("/v1/keys", json={"name": name, "spec": "ED25519"}, headers=auth)
+        signed = client.post(
+            "/v1/keys/attacker/sign", json={"message": b64(b"pay mallory")}, headers=auth
+        ).json()
+    with sqlite3.connect(settings.data_dir / "keystead.db") as connection:
+        connection.execute(
+            "UPDATE key_versions SET public_key_wrapped = (SELECT public_key_wrapped FROM"
+            " key_versions v JOIN keys k ON k.id = v.key_id WHERE k.name = 'attacker')"
+            " WHERE key_id = (SELECT id FROM keys WHERE name = 'victim')"
+        )
+    with TestClient(create_app(settings), base_url="https://t") as client:
+        client.post("/v1/sys/unseal", json={"share": init["shares"][0]})
+        check = {"message": b64(b"pay mallory"), "signature": signed["signature"]}
+        verified = client.post("/v1/keys/victim/verify", json=check, headers=auth)
+        assert (verified.status_code, verified.json()["code"]) == (503, "StorageIntegrityError")
+        public = client.get("/v1/keys/victim/public-key", headers=auth)
+        assert (public.status_code, public.json()["code"]) == (503, "StorageIntegrityError")

@@ -43,6 +43,16 @@ def material_binding(key_id: KeyId, version: int) -> bytes:
     return b"keystead/material/v1" + key_id.bytes + version.to_bytes(4, "big")
 
 
+def public_key_binding(key_id: KeyId, version: int) -> bytes:
+    """Associated data binding a version's public key to its row.
+
+    Public keys are not secret, but storage is untrusted: a public key swapped in the
+    database would let someone else's signatures verify, or RSA-OAEP encrypt to their key.
+    So they are stored under the barrier too, and a swapped one fails its integrity check.
+    """
+    return b"keystead/public-key/v1" + key_id.bytes + version.to_bytes(4, "big")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewKey:
     """What a caller asks for when creating a key."""
@@ -128,9 +138,12 @@ class KeyService:
                 wrapped = self._barrier.encrypt(raw, material_binding(key.id, version))
         finally:
             generated.material.wipe()
+        public = generated.public_key
+        if public is not None:
+            public = self._barrier.encrypt(public, public_key_binding(key.id, version))
         # A version starts ACTIVE and the key's state caps it; only the version verbs
         # give a version a state of its own (section 3).
-        return NewVersion(version, KeyState.ACTIVE, wrapped, generated.public_key, now)
+        return NewVersion(version, KeyState.ACTIVE, wrapped, public, now)
 
     async def describe(self, principal: Principal, reference: str) -> Key:
         """Return a key by id or by name.
@@ -233,13 +246,7 @@ class KeyService:
             if wrapped is None:
                 known = any(v.version == version for v in await uow.keys.versions(key_id))
                 raise KeyDestroyed if known else KeyVersionNotFound
-        if not self._barrier.knows_term(wrapped):
-            await self._reload_keyring()  # written by a node that has rotated the keyring
-        try:
-            raw = self._barrier.decrypt(wrapped, material_binding(key_id, version))
-        except DecryptionFailed:
-            detail = f"material of key {key_id} version {version} fails its integrity check"
-            raise StorageIntegrityError(operator_detail=detail) from None
+        raw = await self._open_stored(wrapped, material_binding(key_id, version), "material")
         material = KeyMaterial(raw)
         entry.materials[version] = material
         return material
@@ -268,16 +275,29 @@ class KeyService:
 
         Raises:
             KeyVersionNotFound: No such version, or the key has no public key.
+            StorageIntegrityError: The stored public key was altered or copied from another row.
         """
         cached = entry.public_keys.get(version)
         if cached is not None:
             return cached
+        key_id = entry.key.id
         async with self._database.unit_of_work() as uow:
-            public = await uow.keys.public_key(entry.key.id, version)
-        if public is None:
+            stored = await uow.keys.public_key(key_id, version)
+        if stored is None:
             raise KeyVersionNotFound
+        binding = public_key_binding(key_id, version)
+        public = await self._open_stored(stored, binding, "public key")
         entry.public_keys[version] = public
         return public
+
+    async def _open_stored(self, wrapped: bytes, binding: bytes, what: str) -> bytes:
+        if not self._barrier.knows_term(wrapped):
+            await self._reload_keyring()  # written by a node that has rotated the keyring
+        try:
+            return self._barrier.decrypt(wrapped, binding)
+        except DecryptionFailed:
+            detail = f"a stored {what} fails its integrity check ({binding.hex()})"
+            raise StorageIntegrityError(operator_detail=detail) from None
 
 
 def _as_uuid(reference: str) -> KeyId | None:

@@ -22,12 +22,12 @@ from keystead.types import KeyId, KeyVersionNumber
 
 @dataclass(frozen=True, slots=True)
 class NewVersion:
-    """A version to store: its wrapped private material and its public key, if any."""
+    """A version to store: its private material and public key (if any), both wrapped."""
 
     version: int
     state: KeyState
     material_wrapped: bytes
-    public_key: bytes | None
+    public_key_wrapped: bytes | None
     created_at: datetime
 
 
@@ -194,7 +194,8 @@ class KeyRepository:
         self._session.add(
             KeyVersionRow(
                 key_id=str(key_id), version=version.version, state=version.state.value,
-                material_wrapped=version.material_wrapped, public_key=version.public_key,
+                material_wrapped=version.material_wrapped,
+                public_key_wrapped=version.public_key_wrapped,
                 created_at=version.created_at, use_count=0,
             )
         )  # fmt: skip
@@ -237,9 +238,9 @@ class KeyRepository:
         return None if row is None else row.material_wrapped
 
     async def public_key(self, key_id: KeyId, version: int) -> bytes | None:
-        """Return the public key (SubjectPublicKeyInfo DER) of one version, or None."""
+        """Return the wrapped public key of one version, or None."""
         row = await self._session.get(KeyVersionRow, (str(key_id), version))
-        return None if row is None else row.public_key
+        return None if row is None else row.public_key_wrapped
 
     async def erase_material(self, key_id: KeyId, version: int | None = None) -> None:
         """Overwrite the wrapped material of one version, or of every version, with NULL."""

@@ -106,7 +106,7 @@ class KeyVersionRow(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     state: Mapped[str] = mapped_column(String(32))
     material_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    public_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    public_key_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     use_count: Mapped[int] = mapped_column(BigInteger, default=0)
     last_used_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
