@@ -153,15 +153,7 @@ def encrypt(
     Returns:
         The whole envelope.
     """
-    params = _PARAMETERS[algorithm]
-    return _encrypt_from_parts(
-        algorithm,
-        key=key,
-        header=header,
-        plaintext=plaintext,
-        context=context,
-        nonce=random_bytes(params.nonce_bytes) if params.nonce_bytes else b"",
-    )
+    return PreparedKey(algorithm, key, header[0], header[1]).encrypt(plaintext, context)
 
 
 def _encrypt_from_parts(  # noqa: PLR0913 - the injectable seam of STYLE.md C22
@@ -173,12 +165,8 @@ def _encrypt_from_parts(  # noqa: PLR0913 - the injectable seam of STYLE.md C22
     context: Mapping[str, str],
     nonce: bytes,
 ) -> bytes:
-    params = _PARAMETERS[algorithm]
-    _check_key(params, key)
-    prefix = EnvelopeHeader(header[0], header[1], params.algorithm_id).pack() + nonce
-    with key.expose() as raw:
-        body = params.cipher(raw).encrypt(nonce, plaintext, prefix + canonical_context(context))
-    return prefix + body
+    prepared = PreparedKey(algorithm, key, header[0], header[1])
+    return prepared.encrypt_with_nonce(plaintext, context, nonce)
 
 
 class PreparedKey:
@@ -210,6 +198,12 @@ class PreparedKey:
     def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> bytes:
         """Encrypt into the section 4 envelope under a fresh random nonce (SIV: none)."""
         nonce = random_bytes(self._nonce_bytes) if self._nonce_bytes else b""
+        return self.encrypt_with_nonce(plaintext, context, nonce)
+
+    def encrypt_with_nonce(
+        self, plaintext: bytes, context: Mapping[str, str], nonce: bytes
+    ) -> bytes:
+        """Encrypt with a given nonce: the seam for known-answer tests (STYLE.md C22)."""
         prefix = self._header + nonce
         return prefix + self._cipher.encrypt(nonce, plaintext, prefix + canonical_context(context))
 
@@ -256,14 +250,4 @@ def decrypt(
     _check_key(params, key)
     if header.algorithm_id != params.algorithm_id:
         raise DecryptionFailed
-    split = len(header.pack()) + params.nonce_bytes
-    if len(ciphertext) < split + _TAG_BYTES:
-        raise DecryptionFailed
-    nonce, body = ciphertext[len(header.pack()) : split], ciphertext[split:]
-    with key.expose() as raw:
-        try:
-            return params.cipher(raw).decrypt(
-                nonce, body, ciphertext[:split] + canonical_context(context)
-            )
-        except InvalidTag:
-            raise DecryptionFailed from None
+    return PreparedKey(algorithm, key, header.key_id, header.version).decrypt(ciphertext, context)
