@@ -87,3 +87,18 @@ class ServerProcess:
         code = self.process.returncode
         self.process = None
         return code
+
+
+def production_server(directory: Path) -> ServerProcess:
+    """A production-mode server (not started): its own TLS files, sealed until unsealed."""
+    from keystead.crypto.certificates import ensure_dev_certificates
+
+    pki = ensure_dev_certificates(directory / "pki")
+    port = free_port()
+    return ServerProcess(
+        args=[
+            "--data-dir", str(directory / "data"), "--listen", f"127.0.0.1:{port}",
+            "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key),
+        ],
+        port=port, ca_file=pki.ca_cert, log=directory / "server.log",
+    )  # fmt: skip

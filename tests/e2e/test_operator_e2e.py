@@ -10,25 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_process import KEYSTEAD, ServerProcess, free_port
+from server_process import KEYSTEAD, ServerProcess, production_server
 
 import keystead_sdk
-from keystead.crypto.certificates import ensure_dev_certificates
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    pki = ensure_dev_certificates(tmp_path / "pki")
-    port = free_port()
-    process = ServerProcess(
-        args=[
-            "--data-dir", str(tmp_path / "data"), "--listen", f"127.0.0.1:{port}",
-            "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key),
-        ],
-        port=port, ca_file=pki.ca_cert, log=tmp_path / "server.log",
-    )  # fmt: skip
+    process = production_server(tmp_path)
     process.start()
     yield process
     process.stop()

@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from server_process import KEYSTEAD, ServerProcess, free_port
-
-from keystead.crypto.certificates import ensure_dev_certificates
+from server_process import production_server as make_production_server
 
 pytestmark = pytest.mark.e2e
 
@@ -23,17 +22,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def production_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A production-mode server: its own TLS files, no dev shortcuts, sealed at start."""
-    pki = ensure_dev_certificates(tmp_path / "pki")
-    port = free_port()
-    server = ServerProcess(
-        args=[
-            "--data-dir", str(tmp_path / "data"), "--listen", f"127.0.0.1:{port}",
-            "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key),
-        ],
-        port=port,
-        ca_file=pki.ca_cert,
-        log=tmp_path / "server.log",
-    )  # fmt: skip
+    server = make_production_server(tmp_path)
     yield server
     server.stop()
 

@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import ssl
+from typing import Any
 
 import typer
 import uvicorn
@@ -44,11 +45,6 @@ def prepare(settings: Settings) -> Settings:
     if settings.dev:
         _announce_dev(settings, asyncio.run(_bootstrap(settings)))
     return settings
-
-
-def run(settings: Settings) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    _run(settings)
 
 
 def _prepare_tls(settings: Settings) -> Settings:
@@ -95,21 +91,25 @@ def _announce_dev(settings: Settings, root_token: str) -> None:
     typer.echo(f"Root token: {root_token}")
 
 
-def _run(settings: Settings) -> None:
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every way of serving passes to uvicorn: address, TLS, and no logs of its own."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "ssl_certfile": None if settings.insecure_http else settings.tls_cert,
+        "ssl_keyfile": None if settings.insecure_http else settings.tls_key,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+    }
+
+
+def run(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT."""
     if settings.workers > 1:
         _run_workers(settings)
         return
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ssl_certfile=None if settings.insecure_http else settings.tls_cert,
-        ssl_keyfile=None if settings.insecure_http else settings.tls_key,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        lifespan="on",
-    )
+    config = uvicorn.Config(create_app(settings), lifespan="on", **_uvicorn_options(settings))
     config.load()
     if config.ssl is not None:
         config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -137,13 +137,7 @@ def _run_workers(settings: Settings) -> None:
             "keystead.api.app:create_app_from_environment",
             factory=True,
             workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            ssl_certfile=None if settings.insecure_http else settings.tls_cert,
-            ssl_keyfile=None if settings.insecure_http else settings.tls_key,
-            log_config=None,
-            access_log=False,
-            server_header=False,
+            **_uvicorn_options(settings),
         )
     finally:
         _err.print("Keystead stopped.", highlight=False)
