@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -20,6 +21,19 @@ from keystead.config import Settings, load_settings
 from keystead.logs import configure_logging
 
 POSTGRES_ENV = "KEYSTEAD_TEST_POSTGRES_URL"
+
+
+class FakeClock:
+    """A clock the test moves: schedulers, expiries and lockouts without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ Precedence, highest first: command-line flags, environment, the TOML file given 
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -44,6 +45,22 @@ class Settings(BaseSettings):
     allow_immediate_destruction: bool = False
     scheduler_interval_seconds: Annotated[float, Field(ge=0, le=86400)] = 30.0
     workers: Annotated[int, Field(ge=1, le=64)] = 1
+    # Identity and access (issue 4).
+    allow_registration: bool = False
+    registration_roles: tuple[str, ...] = ("key-user",)
+    user_key_spec: Literal["EC_SECP256K1", "ED25519", "EC_P256"] = "EC_SECP256K1"
+    session_ttl_seconds: Annotated[int, Field(ge=60, le=30 * 86400)] = 3600
+    session_max_ttl_seconds: Annotated[int, Field(ge=60, le=366 * 86400)] = 86400
+    api_token_ttl_seconds: Annotated[int, Field(ge=60, le=366 * 86400)] = 30 * 86400
+    api_token_max_ttl_seconds: Annotated[int, Field(ge=60, le=366 * 86400)] = 366 * 86400
+    argon2_memory_kib: Annotated[int, Field(ge=8 * 1024, le=4 * 1024 * 1024)] = 19 * 1024
+    argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = 2
+    argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 1
+    login_delay_after_failures: Annotated[int, Field(ge=1, le=100)] = 3
+    login_max_delay_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    lockout_threshold: Annotated[int, Field(ge=2, le=1000)] = 10
+    lockout_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 900
+    address_lockout_threshold: Annotated[int, Field(ge=2, le=100000)] = 100
 
     @classmethod
     def settings_customise_sources(
@@ -88,6 +105,10 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         if value is None:
             continue
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, tuple | list):
+            # pydantic-settings reads sequences from the environment as JSON.
+            environment[f"KEYSTEAD_{name.upper()}"] = json.dumps(list(text))
+            continue
         environment[f"KEYSTEAD_{name.upper()}"] = (
             str(text).lower() if isinstance(text, bool) else str(text)
         )

@@ -8,13 +8,17 @@ to statuses (STYLE.md C12).
 ::
 
     KeysteadError
-    ├── NotFoundError ────── KeyNotFound, KeyVersionNotFound, RouteNotFound
+    ├── NotFoundError ────── KeyNotFound, KeyVersionNotFound, RouteNotFound, UserNotFound,
+    │                        RoleNotFound, PolicyNotFound, GrantNotFound, TokenNotFound
     ├── ConflictError ────── KeyAlreadyExists, InvalidStateTransition, AlreadyInitialized,
-    │                        KeyStateForbidsOperation, KeyDestroyed
+    │                        KeyStateForbidsOperation, KeyDestroyed, UserAlreadyExists,
+    │                        RoleAlreadyExists, PolicyAlreadyExists, BuiltinReadOnly, NoAdmin
     ├── ValidationError ──── ValidationFailed, MalformedRequest, PayloadTooLarge,
     │                        UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
-    │                        UnsupportedOperation
-    ├── AuthError ────────── Unauthenticated, PermissionDenied
+    │                        UnsupportedOperation, WeakPassword
+    ├── AuthError ────────── Unauthenticated (InvalidCredentials, TotpRequired),
+    │                        PermissionDenied (RegistrationClosed)
+    ├── TooManyAttempts      (429, with retry_after)
     ├── SealedError ──────── Sealed, NotInitialized
     ├── CryptoError ──────── DecryptionFailed (opaque, code InvalidCiphertext),
     │                        SignatureInvalid, UnsupportedAlgorithm, InvalidPublicKey,
@@ -67,6 +71,41 @@ class KeyVersionNotFound(NotFoundError):
     default_detail = "key version not found"
 
 
+class UserNotFound(NotFoundError):
+    """No user has that name."""
+
+    code = "UserNotFound"
+    default_detail = "user not found"
+
+
+class RoleNotFound(NotFoundError):
+    """No role has that name."""
+
+    code = "RoleNotFound"
+    default_detail = "role not found"
+
+
+class PolicyNotFound(NotFoundError):
+    """No policy has that name."""
+
+    code = "PolicyNotFound"
+    default_detail = "policy not found"
+
+
+class GrantNotFound(NotFoundError):
+    """The key has no live grant with that id."""
+
+    code = "GrantNotFound"
+    default_detail = "grant not found"
+
+
+class TokenNotFound(NotFoundError):
+    """No live token with that id is visible to the caller."""
+
+    code = "TokenNotFound"
+    default_detail = "token not found"
+
+
 class RouteNotFound(NotFoundError):
     """No endpoint answers at that path."""
 
@@ -100,6 +139,41 @@ class KeyDestroyed(ConflictError):
 
     code = "KeyDestroyed"
     default_detail = "the key material was destroyed"
+
+
+class UserAlreadyExists(ConflictError):
+    """A user with that name exists already."""
+
+    code = "UserAlreadyExists"
+    default_detail = "a user with that name already exists"
+
+
+class RoleAlreadyExists(ConflictError):
+    """A role with that name exists already (built-in ones included)."""
+
+    code = "RoleAlreadyExists"
+    default_detail = "a role with that name already exists"
+
+
+class PolicyAlreadyExists(ConflictError):
+    """A policy with that name exists already (built-in ones included)."""
+
+    code = "PolicyAlreadyExists"
+    default_detail = "a policy with that name already exists"
+
+
+class BuiltinReadOnly(ConflictError):
+    """Built-in roles and policies cannot be changed or deleted."""
+
+    code = "BuiltinReadOnly"
+    default_detail = "built-in roles and policies cannot be changed"
+
+
+class NoAdmin(ConflictError):
+    """The root token stays until an enabled user holds the admin role."""
+
+    code = "NoAdmin"
+    default_detail = "create an enabled user with the admin role before revoking root"
 
 
 class AlreadyInitialized(ConflictError):
@@ -155,6 +229,13 @@ class UnsupportedMediaType(ValidationError):
     default_detail = "the request body must be application/json"
 
 
+class WeakPassword(ValidationError):
+    """A new password is too short, too long, or on the list of common passwords."""
+
+    code = "WeakPassword"
+    default_detail = "the password does not meet the rules"
+
+
 class KeyVersionTooOld(ValidationError):
     """The ciphertext's key version is below the key's min_decryption_version."""
 
@@ -194,11 +275,47 @@ class Unauthenticated(AuthError):
     """No token, or a token that is unknown, expired or revoked."""
 
 
+class InvalidCredentials(Unauthenticated):
+    """A login with a wrong password or an unknown user: the two cannot be told apart."""
+
+    code = "InvalidCredentials"
+    default_detail = "invalid username or password"
+
+
+class TotpRequired(Unauthenticated):
+    """The password was right; the account needs its TOTP code (or a recovery code)."""
+
+    code = "TotpRequired"
+    default_detail = "this account needs a TOTP code: give totp (or recovery_code)"
+
+
 class PermissionDenied(AuthError):
     """The caller is known but not allowed to do this."""
 
     code = "PermissionDenied"
     default_detail = "permission denied"
+
+
+class RegistrationClosed(PermissionDenied):
+    """Self-registration is turned off in this server's configuration."""
+
+    code = "RegistrationClosed"
+    default_detail = "self-registration is turned off; ask an administrator for an account"
+
+
+class TooManyAttempts(KeysteadError):
+    """Too many failed logins for this user or address: wait, or the lock ends.
+
+    Attributes:
+        retry_after: Whole seconds until the next attempt is considered.
+    """
+
+    code = "TooManyAttempts"
+    default_detail = "too many failed logins; try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after} s")
+        self.retry_after = retry_after
 
 
 class SealedError(KeysteadError):

@@ -127,11 +127,13 @@ async def test_key_listing_pages_by_name(services: Services) -> None:
 async def test_tokens_resolve_only_while_valid(services: Services) -> None:
     database, tokens = services.system._database, services.tokens
     live = StoredToken(
-        "t1", "service", "svc", ("key-user",), NOW + timedelta(hours=1), revoked=False
-    )
+        id="t1", kind="api", display_name="svc", roles=("key-user",),
+        expires_at=NOW + timedelta(hours=1),
+    )  # fmt: skip
     dead = StoredToken(
-        "t2", "service", "old", ("key-user",), NOW - timedelta(seconds=1), revoked=False
-    )
+        id="t2", kind="api", display_name="old", roles=("key-user",),
+        expires_at=NOW - timedelta(seconds=1),
+    )  # fmt: skip
     async with database.unit_of_work() as uow:
         await uow.tokens.add(live, token_digest("kst_live"), NOW)
         await uow.tokens.add(dead, token_digest("kst_dead"), NOW)

@@ -21,7 +21,18 @@ from keystead.api.errors import problem_response
 from keystead.api.metrics import Metrics
 from keystead.api.middleware import RequestMiddleware
 from keystead.api.openapi import build_openapi
-from keystead.api.routes import batch, crypto, keys, meta, signing, system
+from keystead.api.routes import (
+    access,
+    auth,
+    batch,
+    crypto,
+    grants,
+    keys,
+    meta,
+    signing,
+    system,
+    users,
+)
 from keystead.api.routing import AnyEndpoint, build_routes
 from keystead.config import Settings, load_settings
 from keystead.errors import (
@@ -48,6 +59,7 @@ def endpoint_table(metrics: Metrics) -> list[AnyEndpoint]:
     # Starlette tries routes in order: the per-request cryptographic operations go first.
     table: list[AnyEndpoint] = [
         *crypto.ENDPOINTS, *signing.ENDPOINTS, *batch.ENDPOINTS, *keys.ENDPOINTS,
+        *grants.ENDPOINTS, *auth.ENDPOINTS, *users.ENDPOINTS, *access.ENDPOINTS,
         *system.ENDPOINTS,
     ]  # fmt: skip
     document: dict[str, Any] = {}

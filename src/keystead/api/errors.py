@@ -22,6 +22,7 @@ _STATUS: Final[Mapping[type[errors.KeysteadError], int]] = {
     errors.ValidationError: 400,
     errors.Unauthenticated: 401,
     errors.PermissionDenied: 403,
+    errors.TooManyAttempts: 429,
     errors.SealedError: 503,
     errors.CryptoError: 400,
     errors.BackendError: 503,
@@ -36,6 +37,7 @@ _TITLES: Final[Mapping[int, str]] = {
     409: "Conflict",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -67,6 +69,8 @@ def problem_response(error: errors.KeysteadError, request_id: str) -> Response:
     headers = {"x-request-id": request_id}
     if status == 401:  # noqa: PLR2004
         headers["www-authenticate"] = 'Bearer realm="keystead"'
+    if isinstance(error, errors.TooManyAttempts):
+        headers["retry-after"] = str(error.retry_after)
     return Response(
         _ENCODER.encode(problem),
         status_code=status,

@@ -11,7 +11,7 @@ import msgspec
 from keystead import __version__
 from keystead.api.errors import PROBLEM_CONTENT_TYPE, status_of
 from keystead.api.routing import AnyEndpoint
-from keystead.api.schemas.base import Empty, Problem
+from keystead.api.schemas.base import Empty, NoContent, Problem
 from keystead.errors import KeysteadError, PayloadTooLarge, Sealed, Unauthenticated
 
 _REF = "#/components/schemas/{name}"
@@ -45,14 +45,14 @@ def _schema_ref(cls: type) -> dict[str, Any]:
 
 def _operation(endpoint: AnyEndpoint) -> dict[str, Any]:
     problem = {"content": {PROBLEM_CONTENT_TYPE: {"schema": _schema_ref(Problem)}}}
+    success: dict[str, Any] = {"description": "success"}
+    if endpoint.response is not NoContent:
+        success["content"] = {endpoint.media_type: {"schema": _schema_ref(endpoint.response)}}
     operation: dict[str, Any] = {
         "operationId": endpoint.action,
         "summary": endpoint.summary,
         "responses": {
-            str(endpoint.status): {
-                "description": "success",
-                "content": {endpoint.media_type: {"schema": _schema_ref(endpoint.response)}},
-            },
+            str(endpoint.status): success,
             "4XX": {"description": "a problem with the request", **problem},
         },
     }

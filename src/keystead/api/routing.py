@@ -21,7 +21,9 @@ from keystead.api.deps import (
 )
 from keystead.api.errors import problem_response
 from keystead.api.schemas.base import Empty
+from keystead.domain.access import Scope, permission_of, scope_of
 from keystead.errors import (
+    ConfigurationError,
     KeysteadError,
     MalformedRequest,
     PayloadTooLarge,
@@ -63,7 +65,16 @@ AnyEndpoint = Endpoint[Any, Any]
 
 
 def build_routes(endpoints: Sequence[AnyEndpoint], max_body: int) -> list[Route]:
-    """Return the Starlette routes of the table."""
+    """Return the Starlette routes of the table.
+
+    Raises:
+        ConfigurationError: An authenticated endpoint whose action no authorization rule
+            speaks of (a new endpoint must say who may call it).
+    """
+    undeclared = sorted(e.action for e in endpoints if e.auth and scope_of(e.action) is None)
+    if undeclared:
+        msg = f"endpoints without an authorization rule: {', '.join(undeclared)}"
+        raise ConfigurationError(msg)
     return [
         Route(e.path, _endpoint_app(e, max_body), methods=[e.method], name=e.action)
         for e in endpoints
@@ -72,12 +83,18 @@ def build_routes(endpoints: Sequence[AnyEndpoint], max_body: int) -> list[Route]
 
 def _endpoint_app(endpoint: AnyEndpoint, max_body: int) -> Callable[[Request], Awaitable[Response]]:
     decoder = msgspec.json.Decoder(endpoint.request)
+    # Actions that concern no key are checked here; key actions by the service, on the key.
+    checked_here = endpoint.auth and scope_of(endpoint.action) is Scope.GLOBAL
 
     async def handle(request: Request) -> Response:
         request.scope[ROUTE_KEY] = endpoint.path
         request_id = request_id_of(request)
         try:
             context = await _context(request, endpoint, request_id)
+            if checked_here:
+                await context.services.access.require(
+                    context.caller(), permission_of(endpoint.action)
+                )
             body = await _decode(request, decoder, max_body) if endpoint.has_body else Empty()
             result = await endpoint.handler(context, body)
         except KeysteadError as error:
@@ -129,6 +146,11 @@ async def _decode(request: Request, decoder: msgspec.json.Decoder[Any], max_body
 
 def _too_large(max_body: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"the request body is limited to {max_body} bytes")
+
+
+def no_content() -> Response:
+    """The answer of a request that has nothing to say: 204, no body."""
+    return Response(status_code=204, headers={"cache-control": "no-store"})
 
 
 def _render(endpoint: AnyEndpoint, result: object, request_id: str) -> Response:

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from keystead.config import Settings
+from keystead.crypto.passwords import Argon2Parameters, PasswordHasher
 from keystead.domain.specs import USAGE_LIMITS, KeySpec
+from keystead.domain.throttle import ThrottleRules
 from keystead.errors import ConfigurationError
 from keystead.seal.barrier import Barrier
+from keystead.services.access import AccessService
+from keystead.services.api_tokens import ApiTokenService
 from keystead.services.clock import Clock, utc_now
 from keystead.services.crypto_ops import CryptoService
+from keystead.services.grants import GrantService
 from keystead.services.key_cache import KeyCache
 from keystead.services.keys import KeyService
 from keystead.services.lifecycle import LifecycleService, VersionLifecycle
+from keystead.services.login import LoginService, ThrottlePolicy
+from keystead.services.policies import PolicyService
 from keystead.services.scheduler import Scheduler
 from keystead.services.signing_ops import SigningService
 from keystead.services.system import SystemService
-from keystead.services.tokens import TokenService
+from keystead.services.tokens import TokenLifetimes, TokenService
+from keystead.services.totp_enrolment import TotpService
 from keystead.services.usage import UsageMeter
+from keystead.services.users import UserPolicy, UserService
 from keystead.storage.engine import AsyncEngine, create_database_engine, migrate, session_factory
 from keystead.storage.uow import Database
 
@@ -38,6 +48,13 @@ class Services:
     crypto: CryptoService
     signing: SigningService
     scheduler: Scheduler
+    access: AccessService
+    users: UserService
+    login: LoginService
+    totp: TotpService
+    policies: PolicyService
+    grants: GrantService
+    api_tokens: ApiTokenService
 
     async def close(self) -> None:
         """Seal (wiping key material) and release the database connections."""
@@ -78,21 +95,58 @@ def build_services(
     database = Database(session_factory(engine))
     barrier = Barrier()
     cache = KeyCache()
-    tokens = TokenService(database, clock)
+    tokens = TokenService(database, clock, _lifetimes(settings))
+    access = AccessService(database)
 
     def on_seal() -> None:
         cache.clear()
         tokens.forget_all()
 
     system = SystemService(database, barrier, tokens, clock, on_seal)
-    keys = KeyService(database, barrier, cache, clock, system.reload_keyring)
+    keys = KeyService(database, barrier, cache, clock, system.reload_keyring, access)
     lifecycle = LifecycleService(
         database, keys, clock, allow_zero_wait=settings.allow_immediate_destruction
     )
     versions = VersionLifecycle(database, keys, clock)
     scheduler = Scheduler(engine, database, barrier, lifecycle, versions, clock)
     meter = UsageMeter(database, keys, lifecycle, clock, limits=usage_limits or USAGE_LIMITS)
+    hasher = PasswordHasher(
+        Argon2Parameters(
+            settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        )
+    )
+    user_policy = UserPolicy(
+        settings.allow_registration, settings.registration_roles, KeySpec(settings.user_key_spec)
+    )
+    users = UserService(database, keys, lifecycle, access, tokens, hasher, clock, user_policy)
+    login = LoginService(database, barrier, users, tokens, hasher, clock, _throttle(settings))
     return Services(
         settings, engine, barrier, system, tokens, keys, lifecycle, versions,
-        CryptoService(keys, meter), SigningService(keys, meter), scheduler,
+        CryptoService(keys, meter, access), SigningService(keys, meter), scheduler, access,
+        users, login, TotpService(database, barrier, users, login, access, clock),
+        PolicyService(database, access, clock), GrantService(database, keys, clock),
+        ApiTokenService(database, tokens, users, access),
+    )  # fmt: skip
+
+
+def _lifetimes(settings: Settings) -> TokenLifetimes:
+    return TokenLifetimes(
+        session=timedelta(seconds=settings.session_ttl_seconds),
+        session_max=timedelta(seconds=settings.session_max_ttl_seconds),
+        api_default=timedelta(seconds=settings.api_token_ttl_seconds),
+        api_max=timedelta(seconds=settings.api_token_max_ttl_seconds),
+    )
+
+
+def _throttle(settings: Settings) -> ThrottlePolicy:
+    lockout = timedelta(seconds=settings.lockout_seconds)
+    max_delay = timedelta(seconds=settings.login_max_delay_seconds)
+    delay_after = settings.login_delay_after_failures
+    return ThrottlePolicy(
+        per_user=ThrottleRules(delay_after, max_delay, settings.lockout_threshold, lockout),
+        # An address is slowed down later than a name: many users may share one NAT.
+        per_address=ThrottleRules(
+            settings.address_lockout_threshold // 2, max_delay,
+            settings.address_lockout_threshold, lockout,
+        ),
     )  # fmt: skip

@@ -19,8 +19,9 @@ from keystead.errors import (
     UnsupportedOperation,
     ValidationFailed,
 )
+from keystead.services.access import AccessService
 from keystead.services.key_cache import CachedKey
-from keystead.services.keys import KeyService, require_root
+from keystead.services.keys import KeyService
 from keystead.services.operations import check_usage, process_version
 from keystead.services.usage import UsageMeter
 from keystead.types import KeyId
@@ -60,7 +61,8 @@ class DataKey:
 class CryptoService:
     """Encryption operations; key material never leaves this class."""
 
-    def __init__(self, keys: KeyService, meter: UsageMeter) -> None:
+    def __init__(self, keys: KeyService, meter: UsageMeter, access: AccessService) -> None:
+        self._access = access
         self._keys = keys
         self._meter = meter
 
@@ -77,8 +79,7 @@ class CryptoService:
             ValidationFailed: The plaintext is too large.
             Sealed: The server is sealed.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.encrypt", reference)
         key = entry.key
         check_usage(key, KeyUsage.ENCRYPT_DECRYPT, "encrypt")
         entry, version = await self._meter.protect(entry, KeyOperation.ENCRYPT)
@@ -106,8 +107,7 @@ class CryptoService:
             KeyNotFound: No key has that id or name.
             UnsupportedOperation: The key is not a symmetric encryption key.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.encrypt", reference)
         check_usage(entry.key, KeyUsage.ENCRYPT_DECRYPT, "encrypt")
         if entry.key.spec not in SYMMETRIC_AEAD:
             msg = "batches are for symmetric keys; encrypt RSA-OAEP items one by one"
@@ -141,12 +141,12 @@ class CryptoService:
             KeyDestroyed: The version's material was destroyed.
             Sealed: The server is sealed.
         """
-        require_root(principal)
         key_id, version = symmetric.read_header(ciphertext)
         try:
             entry = await self._keys.resolve(str(key_id))
         except KeyNotFound:
             raise DecryptionFailed from None
+        await self._access.check_entry(principal, "keys.decrypt", entry)
         return await self._open(entry, version, ciphertext, context)
 
     async def _open(
@@ -162,13 +162,14 @@ class CryptoService:
             raise DecryptionFailed from None
         return Decrypted(prepared.decrypt(ciphertext, context), key.id, chosen)
 
-    async def decrypt_with(
+    async def decrypt_with(  # noqa: PLR0913, PLR0917 - the decrypt fields, and which action checks it
         self,
         principal: Principal,
         reference: str,
         ciphertext: bytes,
         context: Mapping[str, str],
         version: int | None = None,
+        action: str = "keys.decrypt",
     ) -> Decrypted:
         """Decrypt with a named key: RSA-OAEP for RSA keys, else this key's own envelope.
 
@@ -178,8 +179,7 @@ class CryptoService:
             KeyVersionTooOld: The version is below the key's min_decryption_version.
             UnsupportedOperation: The key is not for encryption.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, action, reference)
         key = entry.key
         check_usage(key, KeyUsage.ENCRYPT_DECRYPT, "decrypt")
         check_permitted(key.state, KeyOperation.DECRYPT)
@@ -209,7 +209,9 @@ class CryptoService:
             DecryptionFailed: The ciphertext is not the key's given as ``reference``.
             KeyStateForbidsOperation: Either key's state forbids its half.
         """
-        opened = await self.decrypt_with(principal, reference, ciphertext, context)
+        opened = await self.decrypt_with(
+            principal, reference, ciphertext, context, action="keys.reencrypt"
+        )
         target = destination or str(opened.key_id)
         return await self.encrypt(principal, target, opened.plaintext, context)
 
@@ -228,8 +230,9 @@ class CryptoService:
             UnsupportedOperation: The key is not a symmetric encryption key.
             KeyStateForbidsOperation: The key's state does not allow encryption.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(
+            principal, "keys.data_key" if with_plaintext else "keys.data_key_wrapped", reference
+        )
         key = entry.key
         check_usage(key, KeyUsage.ENCRYPT_DECRYPT, "wrap data keys")
         if key.spec not in SYMMETRIC_AEAD:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from keystead.crypto.secret import KeyMaterial
 from keystead.crypto.symmetric import PreparedKey
+from keystead.domain.identity import Grant
 from keystead.domain.lifecycle import KeyState
 from keystead.domain.models import Key
 from keystead.types import KeyId
@@ -33,6 +34,7 @@ class CachedKey:
     prepared: dict[int, PreparedKey] = field(default_factory=dict, repr=False)
     reserved_uses: dict[int, int] = field(default_factory=dict)
     version_states: dict[int, KeyState] = field(default_factory=dict)
+    grants: tuple[Grant, ...] = ()
     fresh_until: float = 0.0
     refresh_started: float = 0.0
 
@@ -71,8 +73,10 @@ class KeyCache:
         key_id = self._ids_by_name.get(name)
         return None if key_id is None else self.get(key_id)
 
-    def put(self, key: Key, version_states: dict[int, KeyState]) -> CachedKey:
-        """Cache a key's metadata and version states (keeping materials already unwrapped)."""
+    def put(
+        self, key: Key, version_states: dict[int, KeyState], grants: tuple[Grant, ...] = ()
+    ) -> CachedKey:
+        """Cache a key's metadata, version states and grants (keeping unwrapped materials)."""
         entry = self._by_id.get(key.id)
         if entry is None or entry.key != key:
             self.forget(key.id)
@@ -80,6 +84,7 @@ class KeyCache:
             self._by_id[key.id] = entry
             self._ids_by_name[key.name] = key.id
         entry.version_states = version_states
+        entry.grants = grants
         entry.fresh_until = time.monotonic() + self._ttl
         self._by_id.move_to_end(key.id)
         while len(self._by_id) > self._capacity:

@@ -19,11 +19,11 @@ from keystead.errors import (
     KeyDestroyed,
     KeyNotFound,
     KeyVersionNotFound,
-    PermissionDenied,
     StorageIntegrityError,
     ValidationFailed,
 )
 from keystead.seal.barrier import Barrier
+from keystead.services.access import AccessService
 from keystead.services.clock import Clock
 from keystead.services.key_cache import CachedKey, KeyCache
 from keystead.storage.key_repository import KeyFilter, NewVersion
@@ -83,27 +83,19 @@ class KeyUpdate:
     min_decryption_version: int | None = None
 
 
-def require_root(principal: Principal) -> None:
-    """Allow only the root token until roles and policies arrive (issue 4).
-
-    Raises:
-        PermissionDenied: Any other principal.
-    """
-    if not principal.is_root:
-        raise PermissionDenied
-
-
 class KeyService:
     """Key metadata and material, through the barrier and the cache."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 - the collaborators a key's life touches
         self,
         database: Database,
         barrier: Barrier,
         cache: KeyCache,
         clock: Clock,
         reload_keyring: Callable[[], Awaitable[None]],
+        access: AccessService,
     ) -> None:
+        self._access = access
         self._database = database
         self._barrier = barrier
         self._cache = cache
@@ -121,14 +113,24 @@ class KeyService:
             KeyAlreadyExists: The name is taken.
             Sealed: The server is sealed.
         """
-        require_root(principal)
         self._barrier.require_unsealed()
-        now = self._clock()
-        key = _new_key(request, now, owner=principal.display_name)
-        first = self.new_version(key, KeyVersionNumber(1), now)
+        await self._access.check_new_key(principal, request.name)
+        key, first = self.prepare(request, owner=principal.display_name)
         async with self._database.unit_of_work() as uow:
             await uow.keys.add(key, first)
         return key
+
+    def prepare(self, request: NewKey, owner: str) -> tuple[Key, NewVersion]:
+        """Make a key and its first version for ``owner``, for the caller to store.
+
+        Raises:
+            ValidationFailed: A bad name, tag, date or period, or a usage the spec lacks.
+            Sealed: The server is sealed.
+        """
+        self._barrier.require_unsealed()
+        now = self._clock()
+        key = _new_key(request, now, owner=owner)
+        return key, self.new_version(key, KeyVersionNumber(1), now)
 
     def new_version(self, key: Key, version: KeyVersionNumber, now: datetime) -> NewVersion:
         """Generate the material of a new version and wrap it under the barrier."""
@@ -153,8 +155,7 @@ class KeyService:
             KeyNotFound: No key has that id or name.
             Sealed: The server is sealed.
         """
-        require_root(principal)
-        return (await self.resolve(reference)).key
+        return (await self.authorized(principal, "keys.describe", reference)).key
 
     async def find(self, principal: Principal, query: KeyFilter) -> list[Key]:
         """Return one page of keys ordered by name.
@@ -163,8 +164,8 @@ class KeyService:
             PermissionDenied: The caller may not list keys.
             Sealed: The server is sealed.
         """
-        require_root(principal)
         self._barrier.require_unsealed()
+        await self._access.require(principal, "keys.list")
         async with self._database.unit_of_work() as uow:
             return await uow.keys.find(query)
 
@@ -176,8 +177,7 @@ class KeyService:
             KeyNotFound: No key has that id or name.
             Sealed: The server is sealed.
         """
-        require_root(principal)
-        key = (await self.resolve(reference)).key
+        key = (await self.authorized(principal, "keys.versions", reference)).key
         async with self._database.unit_of_work() as uow:
             return await uow.keys.versions(key.id)
 
@@ -191,8 +191,7 @@ class KeyService:
             ConflictError: The key changed meanwhile.
             Sealed: The server is sealed.
         """
-        require_root(principal)
-        key = (await self.resolve(reference)).key
+        key = (await self.authorized(principal, "keys.update", reference)).key
         updated = _apply(key, change, self._clock())
         async with self._database.unit_of_work() as uow:
             await uow.keys.update(updated, expected_state=key.state)
@@ -200,6 +199,22 @@ class KeyService:
                 await uow.keys.replace_tags(key.id, updated.tags)
         self._cache.forget(key.id)
         return updated
+
+    async def authorized(self, principal: Principal, action: str, reference: str) -> CachedKey:
+        """Return the key given by id or name if the caller may take ``action`` on it.
+
+        Raises:
+            PermissionDenied: The caller may not (whether or not such a key exists).
+            KeyNotFound: No such key, and the caller could have used one of that name.
+            Sealed: The server is sealed.
+        """
+        try:
+            entry = await self.resolve(reference)
+        except KeyNotFound:
+            await self._access.check_name(principal, action, reference)
+            raise
+        await self._access.check_entry(principal, action, entry)
+        return entry
 
     async def resolve(self, reference: str) -> CachedKey:
         """Return the cached entry of a key given by id or name, loading it if needed.
@@ -222,7 +237,8 @@ class KeyService:
             if key is None:
                 raise KeyNotFound
             states = await uow.keys.version_states(key.id)
-        return self._cache.put(key, states)
+            grants = tuple(await uow.grants.of_key(str(key.id)))
+        return self._cache.put(key, states, grants)
 
     def forget(self, key_id: KeyId) -> None:
         """Drop a key from the cache, wiping its unwrapped material (on any change)."""

@@ -16,7 +16,7 @@ from keystead.errors import (
     ValidationFailed,
 )
 from keystead.services.clock import Clock
-from keystead.services.keys import KeyService, require_root
+from keystead.services.keys import KeyService
 from keystead.storage.uow import Database
 from keystead.types import KeyVersionNumber
 
@@ -52,7 +52,7 @@ class LifecycleService:
         Raises:
             InvalidStateTransition: From any other state.
         """
-        return await self._move(principal, reference, _S.SUSPENDED)
+        return await self._move(principal, reference, _S.SUSPENDED, "keys.suspend")
 
     async def resume(self, principal: Principal, reference: str) -> Key:
         """SUSPENDED to ACTIVE.
@@ -68,7 +68,7 @@ class LifecycleService:
         Raises:
             InvalidStateTransition: From a state that cannot be deactivated.
         """
-        return await self._move(principal, reference, _S.DEACTIVATED)
+        return await self._move(principal, reference, _S.DEACTIVATED, "keys.deactivate")
 
     async def revoke(
         self,
@@ -90,8 +90,9 @@ class LifecycleService:
         target = _S.COMPROMISED if reason in _COMPROMISE else _S.DEACTIVATED
         when = compromise_date or now if target is _S.COMPROMISED else None
         return await self._move(
-            principal, reference, target, revocation_reason=reason, compromise_date=when
-        )
+            principal, reference, target, "keys.revoke",
+            revocation_reason=reason, compromise_date=when,
+        )  # fmt: skip
 
     async def schedule_destruction(
         self, principal: Principal, reference: str, pending_days: int = DEFAULT_PENDING_DAYS
@@ -102,15 +103,14 @@ class LifecycleService:
             ValidationFailed: A waiting period out of range.
             InvalidStateTransition: An ACTIVE key must be deactivated (or suspended) first.
         """
-        require_root(principal)
+        key = (await self._keys.authorized(principal, "keys.schedule_destruction", reference)).key
         lowest = 0 if self._allow_zero_wait else 1
         if not lowest <= pending_days <= MAX_PENDING_DAYS:
             msg = f"pending_days must be {lowest} to {MAX_PENDING_DAYS}"
             raise ValidationFailed(msg)
-        key = (await self._keys.resolve(reference)).key
         due = self._clock() + timedelta(days=pending_days)
-        return await self._move(
-            principal, reference, _S.DESTROY_PENDING,
+        return await self.move(
+            reference, _S.DESTROY_PENDING,
             destruction_date=due, state_before_destruction=key.state,
         )  # fmt: skip
 
@@ -120,13 +120,12 @@ class LifecycleService:
         Raises:
             InvalidStateTransition: The key is not pending destruction.
         """
-        require_root(principal)
-        key = (await self._keys.resolve(reference)).key
+        key = (await self._keys.authorized(principal, "keys.cancel_destruction", reference)).key
         if key.state is not _S.DESTROY_PENDING or key.state_before_destruction is None:
             msg = f"a key in state {key.state} has no destruction to cancel"
             raise InvalidStateTransition(msg)
-        return await self._move(
-            principal, reference, key.state_before_destruction,
+        return await self.move(
+            reference, key.state_before_destruction,
             destruction_date=None, state_before_destruction=None,
         )  # fmt: skip
 
@@ -136,7 +135,7 @@ class LifecycleService:
         Raises:
             KeyStateForbidsOperation: Only an ACTIVE key rotates.
         """
-        require_root(principal)
+        await self._keys.authorized(principal, "keys.rotate", reference)
         return await self.rotate_key(reference)
 
     async def rotate_key(self, reference: str) -> Key:
@@ -190,17 +189,21 @@ class LifecycleService:
         self, principal: Principal, reference: str, required: KeyState, verb: str
     ) -> Key:
         """To ACTIVE, for the verbs that the table's other paths to ACTIVE must not reach."""
-        require_root(principal)
-        key = (await self._keys.resolve(reference)).key
+        key = (await self._keys.authorized(principal, f"keys.{verb}", reference)).key
         if key.state is not required:
             msg = f"a key in state {key.state} cannot {verb}: only a {required} key can"
             raise InvalidStateTransition(msg)
         return await self.move(reference, _S.ACTIVE)
 
     async def _move(
-        self, principal: Principal, reference: str, target: KeyState, **changes: object
+        self,
+        principal: Principal,
+        reference: str,
+        target: KeyState,
+        action: str,
+        **changes: object,
     ) -> Key:
-        require_root(principal)
+        await self._keys.authorized(principal, action, reference)
         return await self.move(reference, target, **changes)
 
     async def move(self, reference: str, target: KeyState, **changes: object) -> Key:
@@ -237,7 +240,7 @@ class VersionLifecycle:
         Raises:
             InvalidStateTransition: From a state the table does not allow.
         """
-        require_root(principal)
+        await self._keys.authorized(principal, "keys.version_deactivate", reference)
         return await self.move(reference, version, _S.DEACTIVATED)
 
     async def revoke(self, principal: Principal, reference: str, version: int) -> KeyVersionInfo:
@@ -246,7 +249,7 @@ class VersionLifecycle:
         Raises:
             InvalidStateTransition: From a state the table does not allow.
         """
-        require_root(principal)
+        await self._keys.authorized(principal, "keys.version_revoke", reference)
         return await self.move(reference, version, _S.COMPROMISED)
 
     async def schedule_destruction(
@@ -258,7 +261,7 @@ class VersionLifecycle:
             ValidationFailed: A waiting period out of range.
             InvalidStateTransition: From a state the table does not allow.
         """
-        require_root(principal)
+        await self._keys.authorized(principal, "keys.version_schedule_destruction", reference)
         if not 1 <= pending_days <= MAX_PENDING_DAYS:
             msg = f"pending_days must be 1 to {MAX_PENDING_DAYS}"
             raise ValidationFailed(msg)
@@ -273,7 +276,7 @@ class VersionLifecycle:
         Raises:
             InvalidStateTransition: The version is not pending destruction.
         """
-        require_root(principal)
+        await self._keys.authorized(principal, "keys.version_cancel_destruction", reference)
         info = await self._version(reference, version)
         if info.state is not _S.DESTROY_PENDING or info.state_before_destruction is None:
             msg = f"version {version} in state {info.state} has no destruction to cancel"

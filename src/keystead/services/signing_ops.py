@@ -11,7 +11,7 @@ from keystead.domain.operations import KeyOperation
 from keystead.domain.specs import ASYMMETRIC, KeyUsage
 from keystead.errors import UnsupportedAlgorithm, UnsupportedOperation, ValidationFailed
 from keystead.services.key_cache import CachedKey
-from keystead.services.keys import KeyService, require_root
+from keystead.services.keys import KeyService
 from keystead.services.operations import check_usage, process_version
 from keystead.services.usage import UsageMeter
 from keystead.types import KeyId
@@ -81,8 +81,7 @@ class SigningService:
                 wrong length.
             KeyStateForbidsOperation: The key's state does not allow signing.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.sign", reference)
         spec, scheme = _signing(entry, algorithm)
         entry, version = await self._meter.protect(entry, KeyOperation.SIGN)
         material = await self._keys.material(entry, version)
@@ -110,8 +109,7 @@ class SigningService:
             UnsupportedOperation: The key is not a signing key.
             KeyStateForbidsOperation: The key's state does not allow verification.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.verify", reference)
         spec, scheme = _signing(entry, algorithm)
         chosen = process_version(entry, KeyOperation.VERIFY, version)
         public = await self._keys.public_key(entry, chosen)
@@ -127,8 +125,7 @@ class SigningService:
             UnsupportedOperation: The key is not a MAC key.
             KeyStateForbidsOperation: The key's state does not allow it.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.mac", reference)
         check_usage(entry.key, KeyUsage.GENERATE_VERIFY_MAC, "compute MACs")
         entry, version = await self._meter.protect(entry, KeyOperation.MAC)
         algorithm = mac.MacAlgorithm(entry.key.spec.value)
@@ -145,8 +142,7 @@ class SigningService:
             UnsupportedOperation: The key is not a MAC key.
             KeyStateForbidsOperation: The key's state does not allow it.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.mac_verify", reference)
         check_usage(entry.key, KeyUsage.GENERATE_VERIFY_MAC, "verify MACs")
         chosen = process_version(entry, KeyOperation.MAC_VERIFY, version)
         algorithm = mac.MacAlgorithm(entry.key.spec.value)
@@ -162,8 +158,7 @@ class SigningService:
             UnsupportedAlgorithm: No JWK form for the spec (ML-DSA, ML-KEM).
             KeyVersionNotFound: No such version.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.public_key", reference)
         key = entry.key
         if key.spec not in ASYMMETRIC:
             msg = f"a key of spec {key.spec} is symmetric and has no public key"
@@ -179,6 +174,23 @@ class SigningService:
             return PublicKey(key.id, chosen, der=der)
         return PublicKey(key.id, chosen, pem=asymmetric.der_to_pem(der))
 
+    async def published_public_key(self, reference: str) -> PublicKey:
+        """Return the primary public key (PEM) of a key whose public half is published.
+
+        For users' own keys, whose public keys every authenticated principal may read.
+
+        Raises:
+            KeyNotFound: No such key.
+            UnsupportedOperation: A symmetric key has no public key.
+        """
+        entry = await self._keys.resolve(reference)
+        key = entry.key
+        if key.spec not in ASYMMETRIC:  # pragma: no cover - users' keys are asymmetric
+            msg = f"a key of spec {key.spec} is symmetric and has no public key"
+            raise UnsupportedOperation(msg)
+        der = await self._keys.public_key(entry, key.primary_version)
+        return PublicKey(key.id, key.primary_version, pem=asymmetric.der_to_pem(der))
+
     async def encapsulate(self, principal: Principal, reference: str) -> Secret:
         """Make a shared secret and its ML-KEM encapsulation with the primary version.
 
@@ -186,8 +198,7 @@ class SigningService:
             UnsupportedOperation: The key is not an ML-KEM key.
             KeyStateForbidsOperation: The key's state does not allow it.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.encapsulate", reference)
         check_usage(entry.key, KeyUsage.KEY_ENCAPSULATION, "encapsulate")
         entry, version = await self._meter.protect(entry, KeyOperation.WRAP)
         spec = asymmetric.AsymmetricAlgorithm(entry.key.spec.value)
@@ -204,8 +215,7 @@ class SigningService:
             DecryptionFailed: A malformed encapsulation.
             UnsupportedOperation: The key is not an ML-KEM key.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.decapsulate", reference)
         check_usage(entry.key, KeyUsage.KEY_ENCAPSULATION, "decapsulate")
         chosen = process_version(entry, KeyOperation.UNWRAP, version)
         spec = asymmetric.AsymmetricAlgorithm(entry.key.spec.value)
@@ -221,8 +231,7 @@ class SigningService:
             InvalidPublicKey: The peer key is malformed or on another curve.
             UnsupportedOperation: The key is not a key-agreement key.
         """
-        require_root(principal)
-        entry = await self._keys.resolve(reference)
+        entry = await self._keys.authorized(principal, "keys.agree", reference)
         check_usage(entry.key, KeyUsage.KEY_AGREEMENT, "agree on keys")
         entry, version = await self._meter.protect(entry, KeyOperation.WRAP)
         spec = asymmetric.AsymmetricAlgorithm(entry.key.spec.value)

@@ -8,16 +8,18 @@ from dataclasses import dataclass, field
 
 from keystead.crypto.random import generate_key
 from keystead.crypto.secret import KeyMaterial
+from keystead.domain.access import BuiltinRole
 from keystead.errors import (
     InvalidRootKey,
     InvalidUnsealShare,
+    NoAdmin,
     NotInitialized,
     ValidationFailed,
 )
 from keystead.seal import shamir
-from keystead.seal.barrier import Barrier, new_keyring_for
+from keystead.seal.barrier import Barrier, Keyring, new_keyring_for
 from keystead.services.clock import Clock
-from keystead.services.tokens import TokenService
+from keystead.services.tokens import ROOT, TokenService
 from keystead.storage.repositories import SealConfig
 from keystead.storage.uow import Database
 
@@ -64,6 +66,7 @@ class SystemService:
         self._on_seal = on_seal
         self._config: SealConfig | None = None
         self._pending: list[bytes] = []
+        self._root_shares: list[bytes] = []
         self._lock = asyncio.Lock()
 
     async def status(self) -> SealStatus:
@@ -124,12 +127,7 @@ class SystemService:
                 raise NotInitialized
             if not self._barrier.sealed:
                 return await self.status()
-            if len(share) != SHARE_BYTES:
-                msg = f"an unseal share is {SHARE_BYTES} bytes, this one is {len(share)}"
-                raise InvalidUnsealShare(msg)
-            if share in self._pending:
-                msg = "this share was given already"
-                raise InvalidUnsealShare(msg)
+            _check_share(share, self._pending)
             self._pending.append(share)
             if len(self._pending) >= config.secret_threshold:
                 self._open(config)
@@ -146,6 +144,59 @@ class SystemService:
         except InvalidRootKey:
             root_key.wipe()
             raise
+
+    async def generate_root(self, share: bytes) -> tuple[int, int, str | None]:
+        """Add one unseal share towards a new root token (as Vault's generate-root).
+
+        Returns:
+            The progress, the threshold, and the new root token once the quorum is reached.
+
+        Raises:
+            NotInitialized: There is no root key yet.
+            Sealed: The server is sealed (unseal it first).
+            InvalidUnsealShare: The share has the wrong length or was given already.
+            InvalidRootKey: The shares do not rebuild this server's root key; progress reset.
+        """
+        self._barrier.require_unsealed()
+        async with self._lock:
+            config = await self._load_config()
+            if config is None:  # pragma: no cover - an unsealed server is initialised
+                raise NotInitialized
+            _check_share(share, self._root_shares)
+            self._root_shares.append(share)
+            if len(self._root_shares) < config.secret_threshold:
+                return len(self._root_shares), config.secret_threshold, None
+            shares, self._root_shares = self._root_shares, []
+            _prove_quorum(shares, config)
+            async with self._database.unit_of_work() as uow:
+                token = await self._tokens.create_root_token(uow, self._clock())
+        return 0, config.secret_threshold, token
+
+    async def reset_generate_root(self) -> tuple[int, int]:
+        """Forget the shares given towards a new root token.
+
+        Raises:
+            NotInitialized: There is no root key yet.
+        """
+        async with self._lock:
+            self._root_shares = []
+            config = await self._load_config()
+        if config is None:
+            raise NotInitialized
+        return 0, config.secret_threshold
+
+    async def revoke_root(self) -> int:
+        """Revoke every root token, once an enabled user holds the admin role.
+
+        Raises:
+            NoAdmin: No enabled user carries the admin role: nobody could govern the server.
+        """
+        async with self._database.unit_of_work() as uow:
+            if not await uow.users.any_enabled_with_role(BuiltinRole.ADMIN.value):
+                raise NoAdmin
+            revoked = await uow.tokens.revoke_kind(ROOT, self._clock())
+        self._tokens.forget_all()
+        return revoked
 
     async def reset_unseal(self) -> SealStatus:
         """Forget the shares given so far.
@@ -210,3 +261,24 @@ class SystemService:
             async with self._database.unit_of_work() as uow:
                 self._config = await uow.system.get_seal_config()
         return self._config
+
+
+def _check_share(share: bytes, given: list[bytes]) -> None:
+    if len(share) != SHARE_BYTES:
+        msg = f"an unseal share is {SHARE_BYTES} bytes, this one is {len(share)}"
+        raise InvalidUnsealShare(msg)
+    if share in given:
+        msg = "this share was given already"
+        raise InvalidUnsealShare(msg)
+
+
+def _prove_quorum(shares: list[bytes], config: SealConfig) -> None:
+    """Rebuild the root key from ``shares`` and check that it opens the stored keyring."""
+    try:
+        root_key = KeyMaterial(shamir.combine(shares))
+    except InvalidUnsealShare:
+        raise InvalidRootKey from None
+    try:
+        Keyring.unwrap(root_key, config.keyring_wrapped).wipe()
+    finally:
+        root_key.wipe()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from keystead.errors import AlreadyInitialized
@@ -83,7 +83,7 @@ class SystemRepository:
         row.updated_at = now
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredToken:
     """A token's metadata as stored (never its value)."""
 
@@ -92,7 +92,26 @@ class StoredToken:
     display_name: str
     roles: tuple[str, ...]
     expires_at: datetime | None
-    revoked: bool
+    revoked: bool = False
+    username: str | None = None
+    description: str = ""
+    max_expires_at: datetime | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+
+
+def _maybe_utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else as_utc(moment)
+
+
+def _token(row: TokenRow) -> StoredToken:
+    return StoredToken(
+        id=row.id, kind=row.kind, display_name=row.display_name, roles=tuple(row.roles),
+        expires_at=_maybe_utc(row.expires_at), revoked=row.revoked_at is not None,
+        username=row.username, description=row.description or "",
+        max_expires_at=_maybe_utc(row.max_expires_at), created_by=row.created_by,
+        created_at=_maybe_utc(row.created_at),
+    )  # fmt: skip
 
 
 class TokenRepository:
@@ -105,28 +124,68 @@ class TokenRepository:
         """Insert a token."""
         self._session.add(
             TokenRow(
-                id=token.id,
-                token_hash=token_hash,
-                kind=token.kind,
-                display_name=token.display_name,
-                roles=list(token.roles),
-                created_at=now,
-                expires_at=token.expires_at,
-                revoked_at=None,
+                id=token.id, token_hash=token_hash, kind=token.kind,
+                display_name=token.display_name, roles=list(token.roles), created_at=now,
+                expires_at=token.expires_at, revoked_at=None, username=token.username,
+                description=token.description, max_expires_at=token.max_expires_at,
+                created_by=token.created_by,
             )
-        )
+        )  # fmt: skip
         await self._session.flush()
 
     async def find_by_hash(self, token_hash: bytes) -> StoredToken | None:
         """Return the token with that hash, or None."""
         row = await self._session.scalar(select(TokenRow).where(TokenRow.token_hash == token_hash))
-        if row is None:
-            return None
-        return StoredToken(
-            id=row.id,
-            kind=row.kind,
-            display_name=row.display_name,
-            roles=tuple(row.roles),
-            expires_at=None if row.expires_at is None else as_utc(row.expires_at),
-            revoked=row.revoked_at is not None,
+        return None if row is None else _token(row)
+
+    async def get(self, token_id: str) -> StoredToken | None:
+        """Return a token by id, or None."""
+        row = await self._session.get(TokenRow, token_id, populate_existing=True)
+        return None if row is None else _token(row)
+
+    async def find(self, username: str | None, *, live_after: datetime) -> list[StoredToken]:
+        """Return the unrevoked, unexpired tokens of a user (of everyone for None)."""
+        statement = select(TokenRow).where(TokenRow.revoked_at.is_(None))
+        if username is not None:
+            statement = statement.where(TokenRow.username == username)
+        rows = await self._session.scalars(statement.order_by(TokenRow.created_at))
+        tokens = [_token(row) for row in rows]
+        return [t for t in tokens if t.expires_at is None or t.expires_at > live_after]
+
+    async def revoke(self, token_id: str, now: datetime) -> bool:
+        """Revoke one token; False if there was no live token with that id."""
+        result = await self._session.execute(
+            update(TokenRow)
+            .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+
+    async def revoke_kind(self, kind: str, now: datetime) -> int:
+        """Revoke every live token of a kind (the root tokens); return how many."""
+        result = await self._session.execute(
+            update(TokenRow)
+            .where(TokenRow.kind == kind, TokenRow.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+
+    async def revoke_for_user(self, username: str, now: datetime) -> None:
+        """Revoke every token of a user (disabled, deleted, or a new password)."""
+        await self._session.execute(
+            update(TokenRow)
+            .where(TokenRow.username == username, TokenRow.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def set_expiry(self, token_id: str, expires_at: datetime) -> None:
+        """Move a token's expiry (a renewal, within its maximum)."""
+        await self._session.execute(
+            update(TokenRow)
+            .where(TokenRow.id == token_id)
+            .values(expires_at=expires_at)
+            .execution_options(synchronize_session=False)
         )

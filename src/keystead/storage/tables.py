@@ -51,6 +51,10 @@ class TokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    max_expires_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class KeyRow(Base):
@@ -113,3 +117,73 @@ class KeyVersionRow(Base):
     destruction_date: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
     state_before_destruction: Mapped[str | None] = mapped_column(String(32), nullable=True)
     destroyed_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+
+
+class UserRow(Base):
+    """A person or a service account. The password only as an Argon2id hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    totp_secret_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    recovery_code_hashes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(_TS)
+    updated_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class LoginThrottleRow(Base):
+    """Failed logins counted per username (known or not) and per source address."""
+
+    __tablename__ = "login_throttle"
+
+    subject: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class PolicyRow(Base):
+    """A policy of the operators' own (built-in ones live in code)."""
+
+    __tablename__ = "policies"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    statements: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class RoleRow(Base):
+    """A role of the operators' own: a bundle of policies."""
+
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    policies: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class GrantRow(Base):
+    """Operations on one key given to one named principal, until revoked."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("keys.id", ondelete="CASCADE"), index=True
+    )
+    grantee: Mapped[str] = mapped_column(String(64), index=True)
+    operations: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(_TS)
+    revoked_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)

@@ -11,6 +11,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from keystead.errors import StorageError
 from keystead.storage.engine import AsyncSession
+from keystead.storage.identity_repository import (
+    AccessRepository,
+    GrantRepository,
+    ThrottleRepository,
+    UserRepository,
+)
 from keystead.storage.key_repository import KeyRepository
 from keystead.storage.repositories import SystemRepository, TokenRepository
 
@@ -23,6 +29,10 @@ class UnitOfWork:
     system: SystemRepository
     tokens: TokenRepository
     keys: KeyRepository
+    users: UserRepository
+    throttle: ThrottleRepository
+    access: AccessRepository
+    grants: GrantRepository
 
 
 class Database:
@@ -45,6 +55,10 @@ class Database:
                     SystemRepository(session),
                     TokenRepository(session),
                     KeyRepository(session),
+                    UserRepository(session),
+                    ThrottleRepository(session),
+                    AccessRepository(session),
+                    GrantRepository(session),
                 )
         except (OperationalError, InterfaceError) as exc:
             raise StorageError(operator_detail=str(exc.orig)) from exc

@@ -63,7 +63,7 @@ async def decrypt_batch(ctx: RequestContext, body: BatchDecryptRequest) -> Batch
 async def sign_batch(ctx: RequestContext, body: BatchSignRequest) -> BatchSignResponse:
     """Sign every item; a failed item does not fail the rest."""
     caller, reference = ctx.caller(), ctx.path_params["key"]
-    key = await ctx.services.keys.describe(caller, reference)
+    key = (await ctx.services.keys.authorized(caller, "keys.sign", reference)).key
     results, algorithm = [], body.algorithm
     for item in body.items:
         try:
@@ -82,7 +82,7 @@ async def sign_batch(ctx: RequestContext, body: BatchSignRequest) -> BatchSignRe
 async def verify_batch(ctx: RequestContext, body: BatchVerifyRequest) -> BatchVerifyResponse:
     """Verify every item; a failed item does not fail the rest."""
     caller, reference = ctx.caller(), ctx.path_params["key"]
-    key = await ctx.services.keys.describe(caller, reference)
+    key = (await ctx.services.keys.authorized(caller, "keys.verify", reference)).key
     results = []
     for item in body.items:
         try:

@@ -8,6 +8,11 @@ from keystead import __version__
 from keystead.api.deps import RequestContext
 from keystead.api.routing import AnyEndpoint, Endpoint
 from keystead.api.schemas.base import Empty
+from keystead.api.schemas.identity import (
+    GenerateRootRequest,
+    GenerateRootResponse,
+    RevokeRootResponse,
+)
 from keystead.api.schemas.system import (
     HealthResponse,
     InitRequest,
@@ -85,6 +90,25 @@ async def rotate_keyring(ctx: RequestContext, _: Empty) -> RotateKeyringResponse
     return RotateKeyringResponse(term=await ctx.services.system.rotate_keyring())
 
 
+async def generate_root(ctx: RequestContext, body: GenerateRootRequest) -> GenerateRootResponse:
+    """Give one unseal share towards a new root token (or reset the progress)."""
+    system = ctx.services.system
+    if body.reset:
+        progress, threshold = await system.reset_generate_root()
+        return GenerateRootResponse(progress=progress, threshold=threshold)
+    if body.share is None:
+        msg = "give a share, or reset: true"
+        raise ValidationFailed(msg)
+    progress, threshold, token = await system.generate_root(body.share)
+    return GenerateRootResponse(progress=progress, threshold=threshold, root_token=token)
+
+
+async def revoke_root(ctx: RequestContext, _: Empty) -> RevokeRootResponse:
+    """Revoke every root token, once an enabled admin user exists."""
+    ctx.caller()
+    return RevokeRootResponse(revoked=await ctx.services.system.revoke_root())
+
+
 ENDPOINTS: list[AnyEndpoint] = [
     Endpoint("POST", "/v1/sys/init", init, InitRequest, InitResponse,
              "Initialise: make the root key and its unseal shares", "sys.init", auth=False),
@@ -97,6 +121,12 @@ ENDPOINTS: list[AnyEndpoint] = [
     Endpoint("GET", "/v1/sys/health", health, Empty, HealthResponse,
              "Health: 200 unsealed, 503 sealed, 501 not initialised", "sys.health",
              auth=False, status_of=_health_status),
+    Endpoint("POST", "/v1/sys/generate-root", generate_root, GenerateRootRequest,
+             GenerateRootResponse, "Give one unseal share towards a new root token",
+             "sys.generate_root", auth=False, unsealed=True),
+    Endpoint("POST", "/v1/sys/revoke-root", revoke_root, Empty, RevokeRootResponse,
+             "Revoke the root token (once an admin user exists)", "sys.revoke_root",
+             unsealed=True),
     Endpoint("POST", "/v1/sys/rotate-keyring", rotate_keyring, Empty, RotateKeyringResponse,
              "Add a keyring term; old terms still decrypt", "sys.rotate_keyring", unsealed=True),
 ]  # fmt: skip

@@ -26,3 +26,7 @@ class Problem(Response):
     detail: str
     code: str
     request_id: str
+
+
+class NoContent(Response):
+    """No body: the answer is the 204 status."""

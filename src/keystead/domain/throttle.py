@@ -1,0 +1,56 @@
+"""Failed-login throttling: a growing delay, then a lockout (pure rules, no clock of its own).
+
+Counters are kept per username (whether or not the user exists, so that an unknown name
+behaves as a known one) and per source address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleRules:
+    """When failures start to cost time, and when they lock the subject out."""
+
+    delay_after: int
+    max_delay: timedelta
+    lockout_threshold: int
+    lockout: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleState:
+    """Failures in a row, and until when the next attempt waits or the subject is locked."""
+
+    failures: int = 0
+    next_attempt_at: datetime | None = None
+    locked_until: datetime | None = None
+
+
+def wait_seconds(state: ThrottleState, now: datetime) -> int:
+    """Return how many whole seconds the subject must wait before an attempt counts (0: none)."""
+    ends = [t for t in (state.locked_until, state.next_attempt_at) if t is not None and t > now]
+    if not ends:
+        return 0
+    return max(1, int((max(ends) - now).total_seconds() + 0.999))
+
+
+def after_failure(state: ThrottleState, rules: ThrottleRules, now: datetime) -> ThrottleState:
+    """Return the state after one more failure.
+
+    A lockout that has ended starts the count again. From ``delay_after`` failures on, each
+    failure doubles the wait (1 s, 2 s, 4 s, ... up to ``max_delay``); at
+    ``lockout_threshold`` the subject is locked for ``lockout``.
+    """
+    failures = state.failures
+    if state.locked_until is not None and state.locked_until <= now:
+        failures = 0
+    failures += 1
+    if failures >= rules.lockout_threshold:
+        return ThrottleState(failures, None, now + rules.lockout)
+    if failures < rules.delay_after:
+        return ThrottleState(failures)
+    delay = min(timedelta(seconds=2 ** (failures - rules.delay_after)), rules.max_delay)
+    return ThrottleState(failures, now + delay)
