@@ -1,21 +1,26 @@
 """What every client command shares: the SDK client from the environment, and error exits.
 
 Client commands read ``KEYSTEAD_ADDR``, ``KEYSTEAD_TOKEN`` and ``KEYSTEAD_CACERT`` as Vault's
-CLI does (ARCHITECTURE.md section 6a). An expected error prints one red line on stderr,
-``Error: <code>: <detail>``, never a traceback, and exits with the stable code of its family
-(STYLE.md C32):
+CLI does (ARCHITECTURE.md section 6a); without ``KEYSTEAD_TOKEN`` they use the token that
+``keystead login`` saved in ``~/.keystead/token``. An expected error prints one red line on
+stderr, ``Error: <code>: <detail>``, never a traceback, and exits with the stable code of its
+family (STYLE.md C32):
 
 ====  ================================================================================
 0     success
-1     any other error (a server fault, an unexpected answer)
+1     any other error (a server fault, an unexpected answer, a file that cannot be used)
 2     ``operator status`` only: the server is sealed (as ``vault status``); also Click's
       code for a command-line usage error
 3     the request was refused as invalid: ValidationFailed, MalformedRequest,
-      PayloadTooLarge, InvalidUnsealShare, InvalidUnsealKey, InvalidCiphertext
-4     Unauthenticated or PermissionDenied
-5     NotFound: KeyNotFound, KeyVersionNotFound, RouteNotFound
+      PayloadTooLarge, InvalidUnsealShare, InvalidUnsealKey, InvalidCiphertext,
+      WeakPassword
+4     Unauthenticated (InvalidCredentials, TotpRequired), PermissionDenied
+      (RegistrationClosed), TooManyAttempts
+5     NotFound: KeyNotFound, KeyVersionNotFound, RouteNotFound, UserNotFound,
+      RoleNotFound, PolicyNotFound, GrantNotFound, TokenNotFound
 6     Conflict: AlreadyInitialized, KeyAlreadyExists, InvalidStateTransition,
-      KeyStateForbidsOperation
+      KeyStateForbidsOperation, UserAlreadyExists, RoleAlreadyExists,
+      PolicyAlreadyExists, BuiltinReadOnly, NoAdmin
 7     Sealed or NotInitialized
 8     the server could not be reached (connection refused, TLS verification, timeout)
 9     local configuration: a bad KEYSTEAD_ADDR or KEYSTEAD_CACERT
@@ -34,6 +39,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from keystead.cli import token_store
 from keystead_sdk import (
     Client,
     ConfigurationError,
@@ -45,10 +51,13 @@ from keystead_sdk import (
     NotFound,
     PermissionDenied,
     Sealed,
+    TooManyAttempts,
     TransportError,
     Unauthenticated,
     ValidationFailed,
 )
+
+ENV_TOKEN: Final = "KEYSTEAD_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
 class ExitCode(IntEnum):
@@ -71,22 +80,31 @@ _EXIT_CODES: Final[tuple[tuple[tuple[type[KeysteadSDKError], ...], ExitCode], ..
     ((TransportError,), ExitCode.UNREACHABLE),
     ((ConfigurationError,), ExitCode.CONFIGURATION),
     ((ValidationFailed, InvalidUnsealKey, CryptoError), ExitCode.INVALID),
-    ((Unauthenticated, PermissionDenied), ExitCode.AUTH),
+    ((Unauthenticated, PermissionDenied, TooManyAttempts), ExitCode.AUTH),
     ((NotFound,), ExitCode.NOT_FOUND),
     ((Conflict,), ExitCode.CONFLICT),
     ((Sealed,), ExitCode.SEALED),
 )
 
 
-def make_client() -> Client:
-    """Return an SDK client configured from KEYSTEAD_ADDR, KEYSTEAD_TOKEN and KEYSTEAD_CACERT.
+def make_client(token: str | None = None, *, use_saved: bool = True) -> Client:
+    """Return an SDK client configured from KEYSTEAD_ADDR, the token and KEYSTEAD_CACERT.
+
+    Args:
+        token: The token to use; by default KEYSTEAD_TOKEN, else the token saved by
+            ``keystead login`` (``~/.keystead/token``), else none.
+        use_saved: Whether to read the saved token at all (``login`` and ``register``
+            send none, and must work while the saved one is unusable).
 
     Raises:
-        ConfigurationError: The address is not an http(s) URL, or the CA file is unusable.
+        ConfigurationError: The address is not an http(s) URL, the CA file is unusable, or
+            the saved token cannot be read or is readable by other users.
     """
+    if token is None:
+        token = os.environ.get(ENV_TOKEN) or (token_store.load() if use_saved else None)
     return Client(
         os.environ.get("KEYSTEAD_ADDR") or None,
-        token=os.environ.get("KEYSTEAD_TOKEN") or None,
+        token=token,
         ca_cert=os.environ.get("KEYSTEAD_CACERT") or None,
     )
 

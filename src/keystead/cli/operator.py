@@ -1,8 +1,9 @@
-"""``keystead operator``: init, unseal, seal, status and keyring rotation, through the SDK.
+"""``keystead operator``: init, unseal, seal, status, keyring rotation and root tokens.
 
-The root token is printed by ``init`` and nowhere else. Unseal shares are read from a
-no-echo prompt or stdin (STYLE.md C32); a share given as an argument is accepted, as
-Vault does, with a warning. Exit codes are those of ``keystead.cli.client``.
+A root token is printed by ``init``, and by the ``generate-root`` call that completes the
+quorum, and nowhere else. Unseal shares are read from a no-echo prompt or stdin (STYLE.md
+C32); ``unseal`` also accepts a share as an argument, as Vault does, with a warning;
+``generate-root`` does not. Exit codes are those of ``keystead.cli.client``.
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ from keystead.cli import client as cli
 from keystead_sdk import InitResult, SealStatus
 
 app = typer.Typer(
-    help="Operate a Keystead server: initialise, unseal, seal, status, keyring rotation.",
+    help="Operate a Keystead server: initialise, unseal, seal, status, keyring, root tokens.",
     no_args_is_help=True,
 )
 
 ARGV_WARNING = (
     "a share given on the command line is visible to other users (ps, /proc, shell "
     "history); omit SHARE to be prompted, or pipe it on stdin."
+)
+NEW_ROOT_WARNING = (
+    "the root token is shown once: use it for what needs it, then run "
+    "`keystead operator revoke-root`."
 )
 SHOWN_ONCE = (
     "These are shown once and never again. Give each unseal share to a different person; "
@@ -189,3 +194,28 @@ def rotate_keyring() -> None:
     with cli.api_errors(), cli.make_client() as client:
         term = client.sys.rotate_keyring()
     print(f"Keyring rotated; new term: {term}")
+
+
+@app.command("generate-root")
+def generate_root(
+    reset: Annotated[bool, typer.Option("--reset", help="Forget the shares given so far.")] = False,
+) -> None:
+    """Give one unseal share towards a new root token; print it once the quorum is reached."""
+    raw = None if reset else _share_bytes(None)
+    with cli.api_errors(), cli.make_client() as client:
+        progress = (
+            client.sys.reset_generate_root() if raw is None else client.sys.generate_root(raw)
+        )
+    if progress.root_token is None:
+        print(f"Root generation progress: {progress.progress}/{progress.threshold}")
+        return
+    print(f"Root token: {progress.root_token.get_secret_value()}")
+    cli.warn(NEW_ROOT_WARNING)
+
+
+@app.command("revoke-root")
+def revoke_root() -> None:
+    """Revoke every root token (an enabled admin user must exist)."""
+    with cli.api_errors(), cli.make_client() as client:
+        revoked = client.sys.revoke_root()
+    print(f"Revoked {revoked} root token{'' if revoked == 1 else 's'}.")

@@ -45,6 +45,8 @@ KEY_USE_ACTIONS: Final = frozenset(
         "keys.encapsulate", "keys.decapsulate", "keys.agree",
     }
 )  # fmt: skip
+# Uses that need only the public half: on a user's own key, these follow the usual rules.
+PUBLIC_HALF_USES: Final = frozenset({"keys.verify", "keys.verify_batch"})
 # Reading a key's metadata: given with any use of it.
 KEY_READ_ACTIONS: Final = frozenset({"keys.describe", "keys.versions", "keys.public_key"})
 KEY_ADMIN_ACTIONS: Final = frozenset(

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
+
+_SECOND: Final = timedelta(seconds=1)
+# 2**40 s is some 35,000 years: beyond any max_delay, and well inside what a timedelta holds
+# (2**47 s overflows it). Larger exponents are the cap itself, without computing the power.
+_MAX_DOUBLINGS: Final = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +40,8 @@ def wait_seconds(state: ThrottleState, now: datetime) -> int:
     ends = [t for t in (state.locked_until, state.next_attempt_at) if t is not None and t > now]
     if not ends:
         return 0
-    return max(1, int((max(ends) - now).total_seconds() + 0.999))
+    # Rounded up (and so at least 1): a client that waits what it is told is not refused again.
+    return -(-(max(ends) - now) // _SECOND)
 
 
 def after_failure(state: ThrottleState, rules: ThrottleRules, now: datetime) -> ThrottleState:
@@ -52,5 +59,8 @@ def after_failure(state: ThrottleState, rules: ThrottleRules, now: datetime) -> 
         return ThrottleState(failures, None, now + rules.lockout)
     if failures < rules.delay_after:
         return ThrottleState(failures)
-    delay = min(timedelta(seconds=2 ** (failures - rules.delay_after)), rules.max_delay)
+    doublings = failures - rules.delay_after
+    if doublings >= _MAX_DOUBLINGS:
+        return ThrottleState(failures, now + rules.max_delay)
+    delay = min(timedelta(seconds=2**doublings), rules.max_delay)
     return ThrottleState(failures, now + delay)

@@ -7,8 +7,8 @@ memory; grants travel with each cached key. So a check on a hot key reads nothin
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 from keystead.domain.access import (
@@ -18,6 +18,7 @@ from keystead.domain.access import (
     KEY_READ_ACTIONS,
     KEY_USE_ACTIONS,
     PERSONAL_KEY_PREFIX,
+    PUBLIC_HALF_USES,
     BuiltinRole,
     Effect,
     Policy,
@@ -42,15 +43,16 @@ class AccessTables:
 
     policies: Mapping[str, Policy]
     roles: Mapping[str, tuple[str, ...]]
+    _by_roles: dict[tuple[str, ...], tuple[Statement, ...]] = field(default_factory=dict)
 
-    def statements(self, roles: Iterable[str]) -> list[Statement]:
+    def statements(self, roles: tuple[str, ...]) -> tuple[Statement, ...]:
         """Return the statements of every policy of these roles (unknown names give none)."""
-        found: list[Statement] = []
-        for role in roles:
-            for name in self.roles.get(role, ()):
-                policy = self.policies.get(name)
-                if policy is not None:
-                    found.extend(policy.statements)
+        found = self._by_roles.get(roles)
+        if found is None:
+            names = (name for role in roles for name in self.roles.get(role, ()))
+            policies = (self.policies.get(name) for name in names)
+            found = tuple(s for p in policies if p is not None for s in p.statements)
+            self._by_roles[roles] = found
         return found
 
 
@@ -105,15 +107,20 @@ def decide(
 ) -> bool:
     """Whether ``principal`` may take ``action`` (on ``target``, a key, if the action has one).
 
-    The rules, in order: a user's own key (named ``user:NAME``) is used by its owner alone,
-    root included; root may do anything else; a matching deny refuses; a matching allow
-    permits; with the key-user role, ownership permits every use of a key and managing its
-    grants, and a grant the uses it lists (both let the holder read the key's metadata).
+    The rules, in order:
+
+    1. A user's own key (named ``user:NAME``) signs for its owner alone, root included;
+       verifying needs only its public half and follows the other rules.
+    2. Root may do anything else.
+    3. A matching deny refuses; otherwise a matching allow permits.
+    4. With the key-user role, ownership permits every use of a key and managing its
+       grants, and a grant the uses it lists; both let the holder read the key's metadata.
     """
     permission = permission_of(action)
     name = None if target is None else target.name
     effect = None if principal.is_root else evaluate(statements, permission, name)
-    if target is not None and permission in KEY_USE_ACTIONS and _personal(target.name):
+    private_use = permission in KEY_USE_ACTIONS and permission not in PUBLIC_HALF_USES
+    if target is not None and private_use and _personal(target.name):
         return effect is not Effect.DENY and _holds(principal, target, permission, owner=True)
     if principal.is_root or effect is not None:
         return principal.is_root or effect is Effect.ALLOW
@@ -214,9 +221,9 @@ class AccessService:
         if not decide(principal, "keys.create", statements, Target(name)):
             raise PermissionDenied(_denied("keys.create"))
 
-    async def _statements(self, principal: Principal) -> list[Statement]:
+    async def _statements(self, principal: Principal) -> tuple[Statement, ...]:
         if principal.is_root:
-            return []
+            return ()
         return (await self.tables()).statements(principal.roles)
 
 
