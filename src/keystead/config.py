@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: Annotated[float, Field(ge=0, le=86400)] = 30.0
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     # Identity and access (issue 4).
+    client_ca: Path | None = None
     allow_registration: bool = False
     registration_roles: tuple[str, ...] = ("key-user",)
     user_key_spec: Literal["EC_SECP256K1", "ED25519", "EC_P256"] = "EC_SECP256K1"
@@ -211,6 +212,13 @@ def check_server_settings(settings: Settings) -> None:
             "request reaches only one of them"
         )
         raise ConfigurationError(msg)
+    if settings.client_ca is not None:
+        if settings.insecure_http:
+            msg = "client_ca: client certificates need TLS; drop --insecure-http"
+            raise ConfigurationError(msg)
+        if not settings.client_ca.is_file():
+            msg = f"client_ca: {settings.client_ca} does not exist or is not a file"
+            raise ConfigurationError(msg)
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         msg = f"data_dir: {settings.data_dir} exists and is not a directory"
         raise ConfigurationError(msg)

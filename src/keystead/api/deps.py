@@ -70,3 +70,20 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def client_certificate_user(request: Request) -> str | None:
+    """Return the CN of the verified client certificate (mutual TLS), if any.
+
+    The server's TLS layer puts the subject into the ASGI TLS extension only after the
+    certificate chain was verified against ``client_ca``.
+    """
+    tls = request.scope.get("extensions", {}).get("tls", {})
+    name = tls.get("client_cert_name") if isinstance(tls, dict) else None
+    if not isinstance(name, str):
+        return None
+    for part in name.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() == "CN" and value:
+            return value.strip()
+    return None

@@ -16,6 +16,7 @@ from keystead.api.deps import (
     ROUTE_KEY,
     RequestContext,
     bearer_token,
+    client_certificate_user,
     request_id_of,
     services_of,
 )
@@ -115,7 +116,12 @@ async def _context(request: Request, endpoint: AnyEndpoint, request_id: str) -> 
         services.barrier.require_unsealed()
     principal = None
     if endpoint.auth:
-        principal = await services.tokens.authenticate(bearer_token(request))
+        token = bearer_token(request)
+        certified = client_certificate_user(request) if token is None else None
+        if certified is not None:
+            principal = await services.tokens.authenticate_certificate(certified)
+        else:
+            principal = await services.tokens.authenticate(token)
     return RequestContext(
         services=services, request_id=request_id, request=request, principal=principal
     )

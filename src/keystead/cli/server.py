@@ -28,6 +28,10 @@ def serve(  # noqa: PLR0913, PLR0917 - one parameter per documented flag (ARCHIT
         Path | None, typer.Option("--tls-cert", help="PEM certificate chain.")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.")] = None,
+    client_ca: Annotated[
+        Path | None,
+        typer.Option("--client-ca", help="PEM CA whose client certificates log users in."),
+    ] = None,
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="sqlite:///... or postgresql://...")
     ] = None,
@@ -47,8 +51,8 @@ def serve(  # noqa: PLR0913, PLR0917 - one parameter per documented flag (ARCHIT
     try:
         settings = load_settings(
             config, dev=dev or None, data_dir=data_dir, listen=listen, tls_cert=tls_cert,
-            tls_key=tls_key, database_url=database_url, insecure_http=insecure_http,
-            log_level=log_level, workers=workers,
+            tls_key=tls_key, client_ca=client_ca, database_url=database_url,
+            insecure_http=insecure_http, log_level=log_level, workers=workers,
         )  # fmt: skip
         from keystead.cli import serving  # noqa: PLC0415 - only `server` pays for the import
 

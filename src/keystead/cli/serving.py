@@ -93,7 +93,7 @@ def _announce_dev(settings: Settings, root_token: str) -> None:
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     """What every way of serving passes to uvicorn: address, TLS, and no logs of its own."""
-    return {
+    options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "ssl_certfile": None if settings.insecure_http else settings.tls_cert,
@@ -102,6 +102,15 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
         "server_header": False,
     }
+    if settings.client_ca is not None:
+        # Optional: a client with no certificate still connects (and shows a token); one
+        # with a certificate not signed by client_ca fails the handshake.
+        options.update(
+            ssl_ca_certs=str(settings.client_ca),
+            ssl_cert_reqs=ssl.CERT_OPTIONAL,
+            http="keystead.cli.mtls:ClientCertificateProtocol",
+        )
+    return options
 
 
 def run(settings: Settings) -> None:

@@ -30,6 +30,7 @@ API_TOKEN_PREFIX: Final = "kst_a_"  # noqa: S105 - a public prefix
 ROOT: Final = "root"
 SESSION: Final = "session"
 API: Final = "api"
+CERTIFICATE: Final = "certificate"
 # A resolved token is trusted for this long without a database read; revocation on this
 # node flushes the cache at once, other nodes see it within this window.
 _CACHE_TTL: Final = timedelta(seconds=10)
@@ -164,6 +165,27 @@ class TokenService:
             roles = current if stored.kind == SESSION else tuple(r for r in roles if r in current)
         principal = Principal(stored.id, stored.kind, stored.display_name, roles)
         self._remember(digest, principal, now + _CACHE_TTL, stored.expires_at)
+        return principal
+
+    async def authenticate_certificate(self, username: str) -> Principal:
+        """Return the Principal of a user shown by a verified client certificate (its CN).
+
+        Raises:
+            Unauthenticated: No such user, or disabled.
+            StorageError: The database is unavailable.
+        """
+        key = b"cert:" + username.encode("utf-8")
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with self._database.unit_of_work() as uow:
+            stored = await uow.users.get(username)
+        if stored is None or stored.user.disabled:
+            self._cache.pop(key, None)
+            raise Unauthenticated
+        principal = Principal(f"cert:{username}", CERTIFICATE, username, stored.user.roles)
+        self._remember(key, principal, now + _CACHE_TTL, None)
         return principal
 
     async def renew(self, principal: Principal) -> TokenInfo:
