@@ -83,10 +83,8 @@ def test_a_client_certificate_from_the_configured_ca_logs_its_user_in(tmp_path: 
             init = anonymous.post("/v1/sys/init", json={"shares": 1, "threshold": 1}).json()
             anonymous.post("/v1/sys/unseal", json={"share": init["shares"][0]})
             root = {"authorization": f"Bearer {init['root_token']}"}
-            made = anonymous.post(
-                "/v1/users", json={"username": "alice", "password": PASSWORD, "roles": ["key-user"]},
-                headers=root,
-            )  # fmt: skip
+            alice_body = {"username": "alice", "password": PASSWORD, "roles": ["key-user"]}
+            made = anonymous.post("/v1/users", json=alice_body, headers=root)
             assert made.status_code == 201, made.text
             # Without a certificate, tokens still work and nothing else does.
             assert anonymous.get("/v1/auth/whoami", headers=root).status_code == 200
