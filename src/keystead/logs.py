@@ -14,7 +14,8 @@ _DENYLIST: Final = frozenset(
     {
         "plaintext", "ciphertext", "key_material", "material", "passphrase", "password",
         "pin", "token", "root_token", "authorization", "data_key", "share", "shares",
-        "secret", "database_url",
+        "secret", "database_url", "new_password", "current_password", "totp", "code",
+        "recovery_code", "recovery_codes", "otpauth_uri", "password_hash",
     }
 )  # fmt: skip
 _LEVELS: Final = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
