@@ -7,10 +7,10 @@ ARCHITECTURE.md section 6 are written once for both.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -53,17 +53,21 @@ class Call(Generic[T]):
         method: The HTTP method.
         path: The path, with its segments already quoted.
         parse: Reads a successful response.
-        json: The JSON body, if any.
+        json: The JSON body, if any; left out of ``repr``, as it may hold a password,
+            a share or a plaintext.
         params: The query parameters.
         ok_statuses: Statuses that are answers rather than errors, besides 2xx.
+        anonymous: Send no ``Authorization`` header (login, registration), so that a stale
+            token cannot get in the way.
     """
 
     method: str
     path: str
     parse: Callable[[httpx.Response], T]
-    json: JSONBody | None = None
+    json: JSONBody | None = field(default=None, repr=False)
     params: Mapping[str, str | int] = field(default_factory=dict)
     ok_statuses: frozenset[int] = frozenset()
+    anonymous: bool = False
 
     def finish(self, response: httpx.Response) -> T:
         """Parse a read response, or raise the ``KeysteadAPIError`` it describes.
@@ -87,14 +91,26 @@ class Call(Generic[T]):
             ) from None
 
 
+class Send(Protocol):
+    """How a synchronous namespace sends a ``Call``: ``Client._send``."""
+
+    def __call__(self, call: Call[T], /) -> T: ...
+
+
+class AsyncSend(Protocol):
+    """How an asynchronous namespace sends a ``Call``: ``AsyncClient._send``."""
+
+    def __call__(self, call: Call[T], /) -> Awaitable[T]: ...
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _segment(value: str) -> str:
+def _segment(value: str, what: str = "a key id or name") -> str:
     """Quote one path segment, so that ``/``, ``?``, ``%`` and dot segments stay inside it."""
     if not value:
-        msg = "a key id or name must not be empty"
+        msg = f"{what} must not be empty"
         raise ValueError(msg)
     quoted = quote(value, safe="")
     # "." and ".." would be removed by URL normalisation (RFC 3986 section 5.2.4).

@@ -1,5 +1,8 @@
 """``Client`` and ``AsyncClient``: settings, transport, the ``sys`` and ``keys`` namespaces.
 
+The identity namespaces (``auth``, ``tokens``, ``users``, ``roles``, ``policies``, ``grants``)
+live in ``_identity`` and ``_identity_async``.
+
 Both clients send the request descriptions of ``_calls``; the namespaces only choose which
 one. TLS is always verified, against ``ca_cert`` (``KEYSTEAD_CACERT``) or the system CAs.
 """
@@ -8,22 +11,32 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
-from keystead_sdk import _calls
+from keystead_sdk import _calls, _identity_calls
 from keystead_sdk._errors import ConfigurationError, TransportError
+from keystead_sdk._identity import AuthAPI, GrantsAPI, PoliciesAPI, RolesAPI, TokensAPI, UsersAPI
+from keystead_sdk._identity_async import (
+    AsyncAuthAPI,
+    AsyncGrantsAPI,
+    AsyncPoliciesAPI,
+    AsyncRolesAPI,
+    AsyncTokensAPI,
+    AsyncUsersAPI,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from keystead_sdk._calls import Tag
+    from keystead_sdk._identity_models import GenerateRootStatus
     from keystead_sdk._models import (
         DataKey,
         Decrypted,
@@ -56,8 +69,8 @@ class _Settings:
     token: SecretStr | None
     verify: ssl.SSLContext
 
-    def headers(self) -> dict[str, str]:
-        if self.token is None:
+    def headers(self, *, anonymous: bool = False) -> dict[str, str]:
+        if self.token is None or anonymous:
             return {}
         return {"Authorization": f"Bearer {self.token.get_secret_value()}"}
 
@@ -115,16 +128,12 @@ def _ssl_context(ca_cert: str | Path | None) -> ssl.SSLContext:
         raise ConfigurationError(msg) from None
 
 
-class _Send(Protocol):
-    def __call__(self, call: _calls.Call[T], /) -> T: ...
-
-
-class _AsyncSend(Protocol):
-    def __call__(self, call: _calls.Call[T], /) -> Awaitable[T]: ...
+_Send = _calls.Send
+_AsyncSend = _calls.AsyncSend
 
 
 class SysAPI:
-    """``client.sys``: initialise, unseal, seal, status, health, keyring rotation."""
+    """``client.sys``: initialise, unseal, seal, status, health, keyring, root tokens."""
 
     def __init__(self, send: _Send) -> None:
         self._send = send
@@ -156,6 +165,30 @@ class SysAPI:
     def rotate_keyring(self) -> int:
         """Add a keyring term and return it; older terms still decrypt (needs a token)."""
         return self._send(_calls.rotate_keyring())
+
+    def generate_root(self, share: bytes) -> GenerateRootStatus:
+        """Give one unseal share towards a new root token (no token needed).
+
+        Returns:
+            The progress; ``root_token`` is set on the answer that completes the quorum.
+
+        Raises:
+            ValidationFailed: ``InvalidUnsealShare``.
+            InvalidUnsealKey: The shares rebuild a key that does not open this server.
+        """
+        return self._send(_identity_calls.generate_root(share))
+
+    def reset_generate_root(self) -> GenerateRootStatus:
+        """Forget the shares given so far towards a new root token."""
+        return self._send(_identity_calls.reset_generate_root())
+
+    def revoke_root(self) -> int:
+        """Revoke every root token; return how many were revoked.
+
+        Raises:
+            Conflict: ``NoAdmin`` (no enabled admin user would be left to govern the server).
+        """
+        return self._send(_identity_calls.revoke_root())
 
 
 class KeysAPI:
@@ -651,6 +684,18 @@ class AsyncSysAPI:
         """Add a keyring term and return it; older terms still decrypt (needs a token)."""
         return await self._send(_calls.rotate_keyring())
 
+    async def generate_root(self, share: bytes) -> GenerateRootStatus:
+        """Give one unseal share towards a new root token; see ``SysAPI.generate_root``."""
+        return await self._send(_identity_calls.generate_root(share))
+
+    async def reset_generate_root(self) -> GenerateRootStatus:
+        """Forget the shares given so far towards a new root token."""
+        return await self._send(_identity_calls.reset_generate_root())
+
+    async def revoke_root(self) -> int:
+        """Revoke every root token; return how many were revoked."""
+        return await self._send(_identity_calls.revoke_root())
+
 
 class AsyncKeysAPI:
     """``client.keys`` of ``AsyncClient``: the methods of ``KeysAPI``, awaited."""
@@ -1127,8 +1172,10 @@ class Client:
         ConfigurationError: The address is not an http(s) URL, or the CA file is missing or
             not a certificate.
 
-    Methods of ``client.sys`` and ``client.keys`` raise ``TransportError`` when the server
-    cannot be reached and a ``KeysteadAPIError`` subclass when it answers with an error.
+    Methods of ``client.sys``, ``client.keys``, ``client.auth``, ``client.tokens``,
+    ``client.users``, ``client.roles``, ``client.policies`` and ``client.grants`` raise
+    ``TransportError`` when the server cannot be reached and a ``KeysteadAPIError`` subclass
+    when it answers with an error.
     """
 
     def __init__(
@@ -1144,6 +1191,12 @@ class Client:
         self._http = httpx.Client(transport=transport, **self._settings.http_options(timeout))
         self.sys = SysAPI(self._send)
         self.keys = KeysAPI(self._send)
+        self.auth = AuthAPI(self._send)
+        self.tokens = TokensAPI(self._send)
+        self.users = UsersAPI(self._send)
+        self.roles = RolesAPI(self._send)
+        self.policies = PoliciesAPI(self._send)
+        self.grants = GrantsAPI(self._send)
 
     @property
     def address(self) -> str:
@@ -1165,7 +1218,7 @@ class Client:
                 call.path,
                 json=call.json,
                 params=call.params,
-                headers=self._settings.headers(),
+                headers=self._settings.headers(anonymous=call.anonymous),
             )
         except httpx.TransportError as exc:
             raise TransportError(self.address, exc) from exc
@@ -1213,6 +1266,12 @@ class AsyncClient:
         self._http = httpx.AsyncClient(transport=transport, **self._settings.http_options(timeout))
         self.sys = AsyncSysAPI(self._send)
         self.keys = AsyncKeysAPI(self._send)
+        self.auth = AsyncAuthAPI(self._send)
+        self.tokens = AsyncTokensAPI(self._send)
+        self.users = AsyncUsersAPI(self._send)
+        self.roles = AsyncRolesAPI(self._send)
+        self.policies = AsyncPoliciesAPI(self._send)
+        self.grants = AsyncGrantsAPI(self._send)
 
     @property
     def address(self) -> str:
@@ -1234,7 +1293,7 @@ class AsyncClient:
                 call.path,
                 json=call.json,
                 params=call.params,
-                headers=self._settings.headers(),
+                headers=self._settings.headers(anonymous=call.anonymous),
             )
         except httpx.TransportError as exc:
             raise TransportError(self.address, exc) from exc

@@ -7,13 +7,23 @@
     ├── TransportError ─────── the server could not be reached (refused, TLS, timeout)
     └── KeysteadAPIError ───── the server answered with an error (status, code, detail, request_id)
         ├── Unauthenticated
+        │   ├── InvalidCredentials ── unknown user or wrong password (the same answer for both)
+        │   └── TotpRequired ──────── the user has TOTP: log in again with a code
         ├── PermissionDenied
+        │   └── RegistrationClosed
+        ├── TooManyAttempts ── too many failed logins; ``retry_after`` seconds (429)
         ├── NotFound ───────── KeyNotFound, KeyVersionNotFound, RouteNotFound, MethodNotAllowed
+        │   ├── UserNotFound
+        │   ├── RoleNotFound
+        │   ├── PolicyNotFound
+        │   ├── GrantNotFound
+        │   └── TokenNotFound
         ├── Conflict ───────── AlreadyInitialized, KeyAlreadyExists, InvalidStateTransition,
-        │                      KeyStateForbidsOperation, KeyDestroyed
+        │                      KeyStateForbidsOperation, KeyDestroyed, UserAlreadyExists,
+        │                      RoleAlreadyExists, PolicyAlreadyExists, BuiltinReadOnly, NoAdmin
         ├── ValidationFailed ─ ValidationFailed, MalformedRequest, PayloadTooLarge,
         │                      UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
-        │                      UnsupportedOperation
+        │                      UnsupportedOperation, WeakPassword
         ├── CryptoError ────── CryptoError
         │   ├── InvalidCiphertext
         │   ├── SignatureInvalid
@@ -31,7 +41,10 @@ signature that does not verify; ``SignatureInvalid`` is for the operations that 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Final
 
 import httpx
@@ -97,12 +110,71 @@ class Unauthenticated(KeysteadAPIError):
     """No token, or a token that is unknown, expired or revoked (401)."""
 
 
+class InvalidCredentials(Unauthenticated):
+    """The username or the password (or the TOTP or recovery code) is wrong (401).
+
+    The server gives the same answer for an unknown user, so that names cannot be guessed.
+    """
+
+
+class TotpRequired(Unauthenticated):
+    """The user has enrolled TOTP: log in again with ``totp`` or a ``recovery_code`` (401)."""
+
+
 class PermissionDenied(KeysteadAPIError):
     """The token is valid but may not do this (403)."""
 
 
+class RegistrationClosed(PermissionDenied):
+    """The server does not let people register themselves (403)."""
+
+
+class TooManyAttempts(KeysteadAPIError):
+    """Too many failed logins: wait before trying again (429).
+
+    Attributes:
+        retry_after: Seconds to wait, from the ``Retry-After`` header; ``None`` if absent.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        request_id: str = "",
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(status, code, detail, request_id)
+        self.retry_after = retry_after
+        # Keep every field in args, so that copy and pickle rebuild the same error.
+        self.args = (status, code, detail, request_id, retry_after)
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, retry_after={self.retry_after!r})"
+
+
 class NotFound(KeysteadAPIError):
-    """The key, key version or endpoint does not exist (404)."""
+    """The key, key version, user, role, policy, grant, token or endpoint does not exist (404)."""
+
+
+class UserNotFound(NotFound):
+    """No user or service account has that name (404)."""
+
+
+class RoleNotFound(NotFound):
+    """No role has that name (404)."""
+
+
+class PolicyNotFound(NotFound):
+    """No policy has that name (404)."""
+
+
+class GrantNotFound(NotFound):
+    """The key has no grant with that id (404)."""
+
+
+class TokenNotFound(NotFound):
+    """No live token has that id (404)."""
 
 
 class Conflict(KeysteadAPIError):
@@ -151,18 +223,32 @@ class ServerError(KeysteadAPIError):
 
 _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
     "Unauthenticated": Unauthenticated,
+    "InvalidCredentials": InvalidCredentials,
+    "TotpRequired": TotpRequired,
+    "TooManyAttempts": TooManyAttempts,
     "PermissionDenied": PermissionDenied,
+    "RegistrationClosed": RegistrationClosed,
     "NotFound": NotFound,
     "KeyNotFound": NotFound,
     "KeyVersionNotFound": NotFound,
     "RouteNotFound": NotFound,
     "MethodNotAllowed": NotFound,
+    "UserNotFound": UserNotFound,
+    "RoleNotFound": RoleNotFound,
+    "PolicyNotFound": PolicyNotFound,
+    "GrantNotFound": GrantNotFound,
+    "TokenNotFound": TokenNotFound,
     "Conflict": Conflict,
     "AlreadyInitialized": Conflict,
     "KeyAlreadyExists": Conflict,
     "InvalidStateTransition": Conflict,
     "KeyStateForbidsOperation": Conflict,
     "KeyDestroyed": Conflict,
+    "UserAlreadyExists": Conflict,
+    "RoleAlreadyExists": Conflict,
+    "PolicyAlreadyExists": Conflict,
+    "BuiltinReadOnly": Conflict,
+    "NoAdmin": Conflict,
     "ValidationFailed": ValidationFailed,
     "MalformedRequest": ValidationFailed,
     "PayloadTooLarge": ValidationFailed,
@@ -170,6 +256,7 @@ _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
     "InvalidUnsealShare": ValidationFailed,
     "KeyVersionTooOld": ValidationFailed,
     "UnsupportedOperation": ValidationFailed,
+    "WeakPassword": ValidationFailed,
     "CryptoError": CryptoError,
     "InvalidCiphertext": InvalidCiphertext,
     "SignatureInvalid": SignatureInvalid,
@@ -195,6 +282,7 @@ _BY_STATUS: Final[Mapping[int, type[KeysteadAPIError]]] = {
     413: ValidationFailed,
     415: ValidationFailed,
     422: ValidationFailed,
+    429: TooManyAttempts,
 }
 
 
@@ -231,7 +319,29 @@ def error_from_response(response: httpx.Response) -> KeysteadAPIError:
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else KeysteadAPIError  # noqa: PLR2004 - 5xx
+    if issubclass(cls, TooManyAttempts):
+        return cls(status, code, detail, request_id, retry_after(response))
     return cls(status, code, detail, request_id)
+
+
+def retry_after(response: httpx.Response) -> int | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date.
+
+    RFC 9110 section 10.2.3 allows both forms; a date in the past is 0 seconds, and a
+    header that is absent or unreadable is ``None``.
+    """
+    value = header(response, "retry-after").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
+        when = when.replace(tzinfo=UTC)
+    return max(0, math.ceil((when - datetime.now(UTC)).total_seconds()))
 
 
 def _problem_fields(response: httpx.Response) -> Mapping[str, object]:

@@ -1,8 +1,9 @@
 """The token ``keystead login`` saves: ``~/.keystead/token``, readable by its owner only.
 
 The directory is mode 0700 and the file 0600. The file is opened with ``O_NOFOLLOW``, so a
-symbolic link planted in its place is neither written through nor read; a token file that
-other users can read is refused, as ssh refuses such a private key.
+symbolic link planted in its place is neither written through nor read, and must be a
+regular file; a token file that other users can read is refused, as ssh refuses such a
+private key.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def save(token: str) -> Path:
     # mkdir leaves an existing directory's mode alone (and the umask may narrow a new one).
     if stat.S_IMODE(directory.stat().st_mode) != _PRIVATE_DIRECTORY:
         directory.chmod(_PRIVATE_DIRECTORY)
-    flags = os.O_CREAT | os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW
+    # O_NONBLOCK: a FIFO planted in the file's place fails at once instead of hanging.
+    flags = os.O_CREAT | os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
     descriptor = os.open(path, flags, _PRIVATE_FILE)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         # An existing file keeps its mode through O_CREAT: make it private again.
@@ -57,18 +59,19 @@ def load() -> str | None:
     """
     path = token_path()
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as error:
         msg = f"cannot read the saved token {path}: {error.strerror or error}"
         raise ConfigurationError(msg) from None
-    with os.fdopen(descriptor, "rb") as file:
-        mode = os.fstat(file.fileno()).st_mode
-        data = file.read() if stat.S_ISREG(mode) else b""
+    mode = os.fstat(descriptor).st_mode
     if not stat.S_ISREG(mode):
+        os.close(descriptor)
         msg = f"the saved token {path} is not a regular file"
         raise ConfigurationError(msg)
+    with os.fdopen(descriptor, "rb") as file:
+        data = file.read()
     if mode & _OTHERS:
         msg = f"the saved token {path} may be read by other users: run chmod 600 {path}"
         raise ConfigurationError(msg)

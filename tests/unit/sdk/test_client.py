@@ -24,6 +24,7 @@ from keystead_sdk import (
     Conflict,
     Decrypted,
     Encrypted,
+    GenerateRootStatus,
     Health,
     InitResult,
     InvalidCiphertext,
@@ -203,6 +204,10 @@ def _check_term(result: int) -> None:
     assert result == 4
 
 
+def _check_root_progress(result: GenerateRootStatus) -> None:
+    assert (result.progress, result.threshold, result.root_token) == (1, 2, None)
+
+
 CASES = [
     Case("sys.init", (3, 2), {}, "POST", "/v1/sys/init", {"shares": 3, "threshold": 2},
          {"shares": [b64(s) for s in SHARES], "root_token": TOKEN, "threshold": 2}, _check_init),
@@ -215,6 +220,13 @@ CASES = [
          _check_seal_status),
     Case("sys.health", (), {}, "GET", "/v1/sys/health", None, HEALTH, _check_health),
     Case("sys.rotate_keyring", (), {}, "POST", "/v1/sys/rotate-keyring", None, {"term": 4},
+         _check_term),
+    Case("sys.generate_root", (SHARES[0],), {}, "POST", "/v1/sys/generate-root",
+         {"share": b64(SHARES[0])}, {"progress": 1, "threshold": 2, "root_token": None},
+         _check_root_progress),
+    Case("sys.reset_generate_root", (), {}, "POST", "/v1/sys/generate-root", {"reset": True},
+         {"progress": 1, "threshold": 2}, _check_root_progress),
+    Case("sys.revoke_root", (), {}, "POST", "/v1/sys/revoke-root", {}, {"revoked": 4},
          _check_term),
     Case("keys.create", ("orders", "AES_256_GCM"), {"description": "order data"}, "POST",
          "/v1/keys", {"name": "orders", "spec": "AES_256_GCM", "description": "order data",
