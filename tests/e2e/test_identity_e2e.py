@@ -100,7 +100,9 @@ def test_a_user_logs_in_with_the_cli_and_uses_what_was_granted(server, tmp_path:
         assert alice.get("/v1/auth/whoami").status_code == 401
 
 
-def test_a_wrong_password_and_an_unknown_user_look_the_same_through_the_cli(server, tmp_path: Path) -> None:
+def test_a_wrong_password_and_an_unknown_user_look_the_same_through_the_cli(
+    server, tmp_path: Path
+) -> None:
     process, root = server
     home = tmp_path / "home"
     home.mkdir()
