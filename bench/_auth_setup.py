@@ -257,6 +257,17 @@ def create_accounts(keystead: _keystead.Keystead, body: Path) -> Accounts:
     return Accounts(username, password, str(key_id), user_token)
 
 
+def create_login_users(keystead: _keystead.Keystead, password: str, count: int) -> list[str]:
+    """As root: ``count`` users sharing ``password``, one per wrk connection."""
+    root = {"Authorization": f"Bearer {keystead.token}"}
+    names = [new_name("login") for _ in range(count)]
+    with httpx.Client(base_url=keystead.address, verify=keystead.tls, timeout=30.0) as client:
+        for name in names:
+            user = {"username": name, "password": password, "roles": []}
+            _expect(client.post("/v1/users", json=user, headers=root), 201, "POST /v1/users")
+    return names
+
+
 @dataclass(frozen=True)
 class LoginLatency:
     """Single logins one at a time (ms): right password, wrong password, unknown user."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from _procs import machine_busy_seconds, tree_cpu_seconds
 
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "post.lua"
+LINES_SCRIPT = Path(__file__).resolve().parent / "wrk" / "post_lines.lua"
 _MARK = "WRK_JSON "
 
 
@@ -56,11 +57,13 @@ def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
-def run(url: str, body: Path, token: str | None, load: Load, server_pid: int) -> Result:
-    """Run wrk against ``url`` POSTing ``body`` and return what it measured."""
+def run(  # noqa: PLR0913 - the load, and which Lua script sends it
+    url: str, body: Path, token: str | None, load: Load, server_pid: int, *, script: Path = SCRIPT
+) -> Result:
+    """Run wrk against ``url`` POSTing ``body`` (with ``script``) and return what it measured."""
     argv = [
         wrk_path() or "wrk", f"--threads={load.threads}", f"--connections={load.connections}",
-        f"--duration={load.duration:g}s", f"--timeout={load.timeout}", "--script", str(SCRIPT),
+        f"--duration={load.duration:g}s", f"--timeout={load.timeout}", "--script", str(script),
         url, "--", str(body),
     ]  # fmt: skip
     env = {**os.environ, "KEYSTEAD_BENCH_TOKEN": token or ""}

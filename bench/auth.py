@@ -94,11 +94,13 @@ class Figures:
     parallel: setup.ParallelRate
 
 
-def _wrk_run(keystead: _keystead.Keystead, path: str, body: Path, token: str | None,
-             load: _wrk.Load) -> tuple[_wrk.Result, dict[str, int]]:  # fmt: skip
+def _wrk_run(  # noqa: PLR0913 - the wrk run, and which Lua script sends it
+    keystead: _keystead.Keystead, path: str, body: Path, token: str | None, load: _wrk.Load,
+    *, script: Path = _wrk.SCRIPT,
+) -> tuple[_wrk.Result, dict[str, int]]:  # fmt: skip
     server = keystead.server
     offset = server.log_size()
-    result = _wrk.run(keystead.address + path, body, token, load, server.pid)
+    result = _wrk.run(keystead.address + path, body, token, load, server.pid, script=script)
     time.sleep(1.0)  # let requests wrk left in flight finish before the next run
     _procs.wait_idle(server.pid)
     server.check_alive()
@@ -133,12 +135,16 @@ def _over_https(
         print(f"  keystead at {keystead.address}: creating a key-user, a key and a grant")
         encrypt_body = _keystead.write_echo_body(root / "encrypt.json")
         accounts = setup.create_accounts(keystead, encrypt_body)
-        login_body = root / "login.json"
-        login = {"username": accounts.username, "password": accounts.password}
-        login_body.write_text(json.dumps(login), encoding="ascii")
+        # One user per connection: attempts at one name are taken one at a time.
+        names = setup.create_login_users(keystead, accounts.password, size.login_connections)
+        login_body = root / "logins.jsonl"
+        lines = [json.dumps({"username": n, "password": accounts.password}) for n in names]
+        login_body.write_text("\n".join(lines) + "\n", encoding="ascii")
         load = _wrk.Load(size.duration, size.login_connections, size.threads)
-        print(f"  {LOGIN}: wrk {load.connections} connections ...", flush=True)
-        result, events = _wrk_run(keystead, "/v1/auth/login", login_body, None, load)
+        print(f"  {LOGIN}: wrk {load.connections} connections, {len(names)} users ...", flush=True)
+        result, events = _wrk_run(
+            keystead, "/v1/auth/login", login_body, None, load, script=_wrk.LINES_SCRIPT
+        )
         runs = [Measured(LOGIN, load.connections, result, events)]
         threads = os.cpu_count() or 1
         print(f"  PasswordHasher.verify in process on {threads} threads at once ...")

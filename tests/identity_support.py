@@ -63,5 +63,7 @@ def running(settings: Settings, shares: int = 1, threshold: int = 1) -> Iterator
         for share in body["shares"][:threshold]:
             client.post("/v1/sys/unseal", json={"share": share})
         root = {"authorization": f"Bearer {body['root_token']}"}
-        yield Server(client, services, clock, root, body["shares"])
-        client.portal.call(services.close)  # type: ignore[union-attr]
+        try:
+            yield Server(client, services, clock, root, body["shares"])
+        finally:
+            client.portal.call(services.close)  # type: ignore[union-attr]

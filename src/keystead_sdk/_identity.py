@@ -95,13 +95,16 @@ class AuthAPI:
         """
         return self._send(calls.change_password(current_password, new_password))
 
-    def totp_enroll(self) -> TotpEnrollment:
+    def totp_enroll(self, password: Secret) -> TotpEnrollment:
         """Start TOTP enrolment: a secret for an authenticator app; ``totp_confirm`` enables it.
 
+        The account's password is asked again, so a stolen token cannot enrol a factor.
+
         Raises:
+            InvalidCredentials: The password is wrong.
             Conflict: TOTP is already enabled.
         """
-        return self._send(calls.totp_enroll())
+        return self._send(calls.totp_enroll(password))
 
     def totp_confirm(self, code: Secret) -> RecoveryCodes:
         """Enable TOTP with a first code from the app; returns the recovery codes, once.

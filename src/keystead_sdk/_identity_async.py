@@ -63,9 +63,9 @@ class AsyncAuthAPI:
         """Change one's own password."""
         return await self._send(calls.change_password(current_password, new_password))
 
-    async def totp_enroll(self) -> TotpEnrollment:
-        """Start TOTP enrolment: a secret for an authenticator app."""
-        return await self._send(calls.totp_enroll())
+    async def totp_enroll(self, password: Secret) -> TotpEnrollment:
+        """Start TOTP enrolment (the password is asked again): a secret for an app."""
+        return await self._send(calls.totp_enroll(password))
 
     async def totp_confirm(self, code: Secret) -> RecoveryCodes:
         """Enable TOTP with a first code from the app; returns the recovery codes, once."""

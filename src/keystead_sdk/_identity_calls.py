@@ -136,9 +136,10 @@ def change_password(current_password: Secret, new_password: Secret) -> Call[None
     return Call("POST", "/v1/auth/password", _nothing, json=body)
 
 
-def totp_enroll() -> Call[TotpEnrollment]:
-    """``POST /v1/auth/totp/enroll``."""
-    return Call("POST", "/v1/auth/totp/enroll", _reader(TotpEnrollment), json={})
+def totp_enroll(password: Secret) -> Call[TotpEnrollment]:
+    """``POST /v1/auth/totp/enroll``: the password is asked again."""
+    body = {"password": _reveal(password)}
+    return Call("POST", "/v1/auth/totp/enroll", _reader(TotpEnrollment), json=body)
 
 
 def totp_confirm(code: Secret) -> Call[RecoveryCodes]:

@@ -108,6 +108,7 @@ def _bodies(fixtures: dict[str, str]) -> dict[str, dict]:
         "roles.create": {"name": "made", "policies": ["key-user"]},
         "roles.update": {"name": "target", "policies": ["key-user"]},
         "auth.password": {"current_password": "not the password", "new_password": PASSWORD},
+        "auth.totp_enroll": {"password": PASSWORD},
         "auth.totp_confirm": {"code": "000000"}, "auth.totp_disable": {"code": "000000"},
         "tokens.create": {"ttl_seconds": 3600},
     }  # fmt: skip

@@ -187,3 +187,13 @@ def test_a_policy_in_use_cannot_be_deleted_and_a_deleted_role_gives_nothing(
     assert server.as_root("DELETE", "/v1/policies/use-k").status_code == 204
     gone = server.as_root("GET", "/v1/policies/use-k")
     assert (gone.status_code, gone.json()["code"]) == (404, "PolicyNotFound")
+
+
+def test_users_read_their_own_record_and_nobody_elses(server: Server) -> None:
+    alice = server.user_with("alice", ["key-user"])
+    server.add_user("bob", ["key-user"])
+    own = server.client.get("/v1/users/alice", headers=alice)
+    assert (own.status_code, own.json()["username"]) == (200, "alice")
+    other = server.client.get("/v1/users/bob", headers=alice)
+    assert (other.status_code, other.json()["code"]) == (403, "PermissionDenied")
+    assert server.client.get("/v1/users/nobody", headers=alice).status_code == 403

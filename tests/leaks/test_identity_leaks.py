@@ -26,7 +26,9 @@ def test_no_identity_secret_reaches_the_server_log_or_an_answer(
         server.add_user("alice", ["key-user"], password=PASSWORD)
         token = server.login("alice", PASSWORD).json()["token"]
         alice = {"authorization": f"Bearer {token}"}
-        enrolled = server.client.post("/v1/auth/totp/enroll", headers=alice).json()
+        enrolled = server.client.post(
+            "/v1/auth/totp/enroll", json={"password": PASSWORD}, headers=alice
+        ).json()
         code = pyotp.TOTP(enrolled["secret"]).at(server.clock.now)
         confirmed = server.client.post("/v1/auth/totp/confirm", json={"code": code}, headers=alice)
         recovery = confirmed.json()["recovery_codes"]

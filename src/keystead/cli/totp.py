@@ -48,10 +48,12 @@ def qr_text(data: str) -> str:
 @app.command()
 def enroll(
     no_qr: Annotated[bool, typer.Option("--no-qr", help="Do not draw the QR code.")] = False,
+    password_file: prompts.PasswordFileOption = None,
 ) -> None:
-    """Start enrolment: show the secret as a QR code for an authenticator app."""
+    """Start enrolment (your password is asked again): show the secret as a QR code."""
+    password = prompts.read_secret("Password", file=password_file)
     with cli.api_errors(), cli.make_client() as client:
-        enrollment = client.auth.totp_enroll()
+        enrollment = client.auth.totp_enroll(password)
     uri = enrollment.otpauth_uri.get_secret_value()
     if not no_qr:
         print(qr_text(uri), end="")

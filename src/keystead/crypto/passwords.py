@@ -67,8 +67,8 @@ class PasswordHasher:
 
 
 def is_common(password: str) -> bool:
-    """Whether ``password`` (in lower case) is on the bundled list of common passwords."""
-    return password.lower() in _common_passwords()
+    """Whether ``password`` (trimmed, in lower case) is on the bundled list of common ones."""
+    return password.strip().lower() in _common_passwords()
 
 
 def check_password_rules(password: str) -> str | None:

@@ -57,5 +57,6 @@ def new_recovery_codes() -> list[str]:
 
 def recovery_code_digest(code: str) -> str:
     """Return the stored form of a recovery code (80 random bits: a fast hash is enough)."""
-    normal = code.strip().lower().replace(" ", "")
+    # Typed with or without its dashes and spaces, in either case: the same code.
+    normal = code.strip().lower().replace(" ", "").replace("-", "")
     return hashlib.sha256(b"keystead/recovery/v1" + normal.encode("utf-8")).hexdigest()

@@ -95,6 +95,8 @@ _SCOPES: Final[Mapping[str, Scope]] = {
     **dict.fromkeys(SELF_ACTIONS, Scope.SELF),
     "sys.random": Scope.GLOBAL,
     "keys.list": Scope.GLOBAL,
+    # Anyone reads their own record; the service asks users.describe for anyone else's.
+    "users.describe": Scope.SELF,
 }
 ALL_ACTIONS: Final = frozenset(_SCOPES)
 

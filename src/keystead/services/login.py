@@ -3,11 +3,16 @@
 An unknown user, a disabled user, a service account and a wrong password all get the same
 answer (401 InvalidCredentials) after the same Argon2id work, and all count towards the
 same per-name lockout, so none of them can be told apart from outside.
+
+Attempts at one name are taken one at a time (per process), so attempts sent side by side
+are throttled as if they came one after the other: each sees the failures before it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from keystead.crypto import totp
@@ -76,6 +81,9 @@ class LoginService:
         self._hasher = hasher
         self._clock = clock
         self._throttle = throttle
+        # One attempt at a time per name; and one read-and-write of any counter at a time.
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._counting = asyncio.Lock()
 
     async def login(self, attempt: LoginAttempt) -> IssuedToken:
         """Check the password (and second factor) and open a session.
@@ -88,6 +96,25 @@ class LoginService:
         """
         self._barrier.require_unsealed()
         name = attempt.username.strip().lower()
+        async with self._turn("user:" + name):
+            return await self._attempt(name, attempt)
+
+    @asynccontextmanager
+    async def _turn(self, subject: str) -> AsyncIterator[None]:
+        """Wait for the attempts at ``subject`` before this one to finish."""
+        lock, queued = self._turns.get(subject, (asyncio.Lock(), 0))
+        self._turns[subject] = (lock, queued + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, queued = self._turns[subject]
+            if queued == 1:
+                del self._turns[subject]
+            else:
+                self._turns[subject] = (lock, queued - 1)
+
+    async def _attempt(self, name: str, attempt: LoginAttempt) -> IssuedToken:
         subjects = {"user:" + name: self._throttle.per_user}
         subjects["addr:" + attempt.source] = self._throttle.per_address
         now = self._clock()
@@ -103,10 +130,10 @@ class LoginService:
         password_hash = stored.password_hash if usable and stored is not None else None
         matches = await asyncio.to_thread(self._hasher.verify, password_hash, attempt.password)
         if not matches or stored is None:
-            await self._fail(subjects, states)
+            await self._fail(subjects)
             raise InvalidCredentials
         if stored.user.totp_enabled:
-            await self._second_factor(stored, attempt, subjects, states)
+            await self._second_factor(stored, attempt, subjects)
         return await self._open_session(stored, attempt.password, "user:" + name)
 
     async def _second_factor(
@@ -114,7 +141,6 @@ class LoginService:
         stored: StoredUser,
         attempt: LoginAttempt,
         subjects: dict[str, ThrottleRules],
-        states: dict[str, ThrottleState],
     ) -> None:
         if attempt.totp is None and attempt.recovery_code is None:
             raise TotpRequired
@@ -123,7 +149,7 @@ class LoginService:
         else:
             accepted = await self.use_totp_code(stored, attempt.totp or "")
         if not accepted:
-            await self._fail(subjects, states)
+            await self._fail(subjects)
             msg = "the TOTP code is wrong, expired or used already"
             raise TotpRequired(msg)
 
@@ -141,6 +167,31 @@ class LoginService:
             return False
         async with self._database.unit_of_work() as uow:
             return await uow.users.use_totp_step(stored.user.username, step, self._clock())
+
+    async def use_totp_code_counted(self, stored: StoredUser, code: str) -> bool:
+        """Accept a TOTP code from a caller who holds a token: a wrong one counts as a failure.
+
+        A token is no way around the throttle: its holder guesses codes no faster than a
+        login would.
+
+        Raises:
+            TooManyAttempts: The name must wait, or is locked out.
+            StorageIntegrityError: The stored secret was altered or moved.
+        """
+        subject = "user:" + stored.user.username
+        async with self._turn(subject):
+            await self._refuse_if_waiting(subject)
+            if await self.use_totp_code(stored, code):
+                return True
+            await self._fail({subject: self._throttle.per_user})
+            return False
+
+    async def _refuse_if_waiting(self, subject: str) -> None:
+        async with self._database.unit_of_work() as uow:
+            counters = await uow.throttle.get_many([subject])
+        wait = wait_seconds(counters.get(subject, ThrottleState()), self._clock())
+        if wait:
+            raise TooManyAttempts(wait)
 
     async def _use_recovery_code(self, stored: StoredUser, code: str) -> bool:
         digest = totp.recovery_code_digest(code)
@@ -165,26 +216,56 @@ class LoginService:
                 await uow.users.set_fields(stored.user.username, now, password_hash=rehashed)
             return await self._tokens.issue_session(uow, stored.user, now)
 
-    async def _fail(
-        self, subjects: dict[str, ThrottleRules], states: dict[str, ThrottleState]
-    ) -> None:
-        now = self._clock()
-        async with self._database.unit_of_work() as uow:
-            for subject, rules in subjects.items():
-                await uow.throttle.put(subject, after_failure(states[subject], rules, now), now)
+    async def _fail(self, subjects: dict[str, ThrottleRules]) -> None:
+        """Count one failure against each subject, on its counter as it is now.
+
+        The address counter is shared by the names tried from it, whose attempts run side by
+        side: it is read again here, not taken from the start of the attempt.
+        """
+        async with self._counting:
+            now = self._clock()
+            async with self._database.unit_of_work() as uow:
+                counters = await uow.throttle.get_many(list(subjects))
+                for subject, rules in subjects.items():
+                    state = counters.get(subject, ThrottleState())
+                    await uow.throttle.put(subject, after_failure(state, rules, now), now)
 
     async def change_password(self, principal: Principal, current: str, new: str) -> None:
         """A user's own password change; every token of the user is revoked.
 
         Raises:
-            InvalidCredentials: The current password is wrong (or the caller is no user).
+            TooManyAttempts: The name must wait, or is locked out.
+            InvalidCredentials: The current password is wrong.
+            UnsupportedOperation: The caller is the root token, which has no password.
             WeakPassword: The new password breaks the rules.
+        """
+        async with self.proven(principal, current) as name:
+            await self._users.replace_password(name, new)
+
+    @asynccontextmanager
+    async def proven(self, principal: Principal, password: str) -> AsyncIterator[str]:
+        """Check the caller's own password again before a sensitive change; yield the name.
+
+        A wrong password counts towards the name's lockout like a failed login, so a stolen
+        token is no unthrottled way of guessing it; a right one clears the count.
+
+        Raises:
+            TooManyAttempts: The name must wait, or is locked out.
+            InvalidCredentials: The password is wrong.
+            UnsupportedOperation: The caller is the root token, which has no password.
         """
         if principal.is_root:
             msg = "the root token belongs to no user and has no password"
             raise UnsupportedOperation(msg)
-        stored = await self._users.stored(principal.display_name)
-        ok = await asyncio.to_thread(self._hasher.verify, stored.password_hash, current)
-        if not ok:
-            raise InvalidCredentials
-        await self._users.replace_password(principal.display_name, new)
+        name = principal.display_name
+        subject = "user:" + name
+        async with self._turn(subject):
+            await self._refuse_if_waiting(subject)
+            stored = await self._users.stored(name)
+            ok = await asyncio.to_thread(self._hasher.verify, stored.password_hash, password)
+            if not ok:
+                await self._fail({subject: self._throttle.per_user})
+                raise InvalidCredentials
+            yield name
+            async with self._database.unit_of_work() as uow:
+                await uow.throttle.clear(subject)

@@ -37,15 +37,21 @@ class TotpService:
         self._access = access
         self._clock = clock
 
-    async def enroll(self, principal: Principal) -> tuple[str, str]:
-        """Start enrolment: return the otpauth URI and the secret (base32), once.
+    async def enroll(self, principal: Principal, password: str) -> tuple[str, str]:
+        """Start enrolment, proven with the password: return the otpauth URI and secret, once.
 
-        A new enrolment replaces one that was never confirmed.
+        The password is asked again so that a stolen session cannot put a second factor on
+        the account that its owner does not have. A new enrolment replaces one that was never
+        confirmed.
 
         Raises:
+            InvalidCredentials: The password is wrong (counted as a failed login).
+            TooManyAttempts: The name must wait, or is locked out.
             PermissionDenied: The caller is not a user with a password.
             ConflictError: TOTP is already on (disable it first).
         """
+        async with self._login.proven(principal, password):
+            pass
         stored = await self._users.stored(_username(principal))
         if stored.password_hash is None:
             msg = "only users who log in with a password can enrol TOTP"
@@ -87,15 +93,18 @@ class TotpService:
     async def disable(self, principal: Principal, code: str) -> None:
         """Turn TOTP off, proven with a current code.
 
+        A wrong code counts towards the name's lockout, as at login.
+
         Raises:
             ConflictError: TOTP is not on.
             ValidationFailed: The code is wrong.
+            TooManyAttempts: Too many wrong codes or passwords: wait, or the lock ends.
         """
         stored = await self._users.stored(_username(principal))
         if not stored.user.totp_enabled:
             msg = "TOTP is not enrolled"
             raise ConflictError(msg)
-        if not await self._login.use_totp_code(stored, code):
+        if not await self._login.use_totp_code_counted(stored, code):
             msg = "the TOTP code is wrong, expired or used already"
             raise ValidationFailed(msg)
         await self._clear(stored.user.username)

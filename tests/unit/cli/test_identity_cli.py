@@ -627,14 +627,15 @@ def test_user_public_key(server: FakeServer, tmp_path: Path) -> None:
 
 def test_totp_enroll_draws_a_qr_code(server: FakeServer) -> None:
     server.on("POST", "/v1/auth/totp/enroll", {"otpauth_uri": URI, "secret": SECRET})
-    result = run("totp", "enroll")
+    result = run("totp", "enroll", stdin="my long password here\n")
     assert_clean_exit(result, 0)
-    assert server.body() == {}
+    assert server.body() == {"password": "my long password here"}
+    assert "my long password here" not in result.stdout
     assert f"URI: {URI}" in result.stdout
     assert f"Secret: {SECRET}" in result.stdout
     assert "█" in result.stdout
     assert "keystead totp confirm" in result.stdout
-    result = run("totp", "enroll", "--no-qr")
+    result = run("totp", "enroll", "--no-qr", stdin="my long password here\n")
     assert "█" not in result.stdout
     assert f"URI: {URI}" in result.stdout
 

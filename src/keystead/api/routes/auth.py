@@ -20,6 +20,7 @@ from keystead.api.schemas.identity import (
     TokenListResponse,
     TokenResponse,
     TotpCodeRequest,
+    TotpEnrollRequest,
     TotpEnrollResponse,
     UserResponse,
     WhoAmIResponse,
@@ -85,9 +86,9 @@ async def change_password(ctx: RequestContext, body: ChangePasswordRequest) -> R
     return no_content()
 
 
-async def totp_enroll(ctx: RequestContext, _: Empty) -> TotpEnrollResponse:
-    """Start TOTP enrolment."""
-    uri, secret = await ctx.services.totp.enroll(ctx.caller())
+async def totp_enroll(ctx: RequestContext, body: TotpEnrollRequest) -> TotpEnrollResponse:
+    """Start TOTP enrolment (the password proves it is the account's owner)."""
+    uri, secret = await ctx.services.totp.enroll(ctx.caller(), body.password)
     return TotpEnrollResponse(otpauth_uri=uri, secret=secret)
 
 
@@ -144,7 +145,7 @@ ENDPOINTS: list[AnyEndpoint] = [
              "Who the caller is", "auth.whoami"),
     Endpoint("POST", f"{_A}/password", change_password, ChangePasswordRequest, NoContent,
              "Change one's own password", "auth.password", unsealed=True, status=204),
-    Endpoint("POST", f"{_A}/totp/enroll", totp_enroll, Empty, TotpEnrollResponse,
+    Endpoint("POST", f"{_A}/totp/enroll", totp_enroll, TotpEnrollRequest, TotpEnrollResponse,
              "Start TOTP enrolment", "auth.totp_enroll", unsealed=True),
     Endpoint("POST", f"{_A}/totp/confirm", totp_confirm, TotpCodeRequest, RecoveryCodesResponse,
              "Confirm TOTP with a first code", "auth.totp_confirm", unsealed=True),

@@ -61,6 +61,12 @@ class ChangePasswordRequest(Request):
     new_password: Password
 
 
+class TotpEnrollRequest(Request):
+    """The caller's password, asked again before a second factor is put on the account."""
+
+    password: Password
+
+
 class TotpEnrollResponse(Response):
     """The TOTP secret to put into an authenticator app; confirm it with a code."""
 
