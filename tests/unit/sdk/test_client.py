@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import inspect
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import certifi
 import httpx
@@ -17,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 import keystead_sdk
+from conftest import b64
 from keystead_sdk import (
     AsyncClient,
     Client,
@@ -42,18 +39,23 @@ from keystead_sdk import (
     ValidationFailed,
     error_from_response,
 )
+from sdk_harness import (
+    ADDRESS,
+    PROBLEM,
+    Case,
+    Harness,
+    Server,
+    anyio_backend,  # noqa: F401  (a fixture: pytest finds it by name)
+    assert_async_mirrors_sync,
+    assert_methods_covered,
+    clean_env,  # noqa: F401  (an autouse fixture)
+    problem,
+)
 
-ADDRESS = "https://kms.test:8200"
 TOKEN = "kst_root_s3cret-token-value"
 SHARES = [b"\x01share-one\xff", b"\x02share-two\xfe", b"\x03share-three\xfd"]
 PLAINTEXT = b"attack at dawn"
 CIPHERTEXT = b"KST1\x00\x01opaque-ciphertext"
-PROBLEM = "application/problem+json"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
 
 SEAL_STATUS = {
     "initialized": True,
@@ -98,71 +100,8 @@ HEALTH = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KEYSTEAD_ADDR", "KEYSTEAD_TOKEN", "KEYSTEAD_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@dataclass
-class Server:
-    """A canned server: one answer for every request, and a record of the requests."""
-
-    status: int = 200
-    body: object = field(default_factory=dict)
-    content_type: str = "application/json"
-    raw: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        content = self.raw if self.raw is not None else json.dumps(self.body).encode()
-        headers = {"content-type": self.content_type, **self.headers}
-        return httpx.Response(self.status, content=content, headers=headers)
-
-    @property
-    def last(self) -> httpx.Request:
-        assert len(self.requests) == 1
-        return self.requests[0]
-
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self)
-
-
-def sync_client(server: Server, **kwargs: Any) -> Client:
-    kwargs.setdefault("token", TOKEN)
-    return Client(ADDRESS, transport=server.transport(), **kwargs)
-
-
-def async_client(server: Server, **kwargs: Any) -> AsyncClient:
-    kwargs.setdefault("token", TOKEN)
-    return AsyncClient(ADDRESS, transport=server.transport(), **kwargs)
-
-
-def request_json(request: httpx.Request) -> object:
-    return json.loads(request.content) if request.content else None
-
-
-@dataclass(frozen=True)
-class Case:
-    """One SDK method: how to call it, the request it must make, and the answer it parses."""
-
-    method: str  # "sys.init", "keys.encrypt", ...
-    args: tuple[object, ...]
-    kwargs: dict[str, object]
-    http_method: str
-    raw_path: str
-    body: object
-    answer: object
-    check: Callable[[Any], None]
-    status: int = 200
-    query: dict[str, str] = field(default_factory=dict)
+HARNESS = Harness(token=TOKEN)
+sync_client, async_client = HARNESS.sync_client, HARNESS.async_client
 
 
 def _check_init(result: InitResult) -> None:
@@ -257,42 +196,7 @@ CASES = [
          {"ciphertext": b64(CIPHERTEXT), "context": {}},
          {"plaintext": b64(PLAINTEXT), "key_id": "k_01J0000000", "version": 3}, _check_decrypted),
 ]  # fmt: skip
-CASE_IDS = [f"{case.method}-{index}" for index, case in enumerate(CASES)]
-
-
-def bound(client: Client | AsyncClient, dotted: str) -> Callable[..., Any]:
-    namespace, name = dotted.split(".")
-    return getattr(getattr(client, namespace), name)  # type: ignore[no-any-return]
-
-
-def check_request(server: Server, case: Case) -> None:
-    request = server.last
-    assert request.method == case.http_method
-    assert request.url.raw_path.split(b"?")[0].decode() == case.raw_path
-    assert dict(request.url.params) == case.query
-    assert request_json(request) == case.body
-    assert request.headers["authorization"] == f"Bearer {TOKEN}"
-    if case.body is not None:
-        assert request.headers["content-type"] == "application/json"
-
-
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_sync_method(case: Case) -> None:
-    server = Server(status=case.status, body=case.answer)
-    with sync_client(server) as client:
-        result = bound(client, case.method)(*case.args, **case.kwargs)
-    check_request(server, case)
-    case.check(result)
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-async def test_async_method(case: Case) -> None:
-    server = Server(status=case.status, body=case.answer)
-    async with async_client(server) as client:
-        result = await bound(client, case.method)(*case.args, **case.kwargs)
-    check_request(server, case)
-    case.check(result)
+test_sync_method, test_async_method = HARNESS.method_tests(CASES)
 
 
 API_CLASSES = [
@@ -301,31 +205,13 @@ API_CLASSES = [
 ]
 
 
-def public_methods(cls: type) -> dict[str, Callable[..., Any]]:
-    return {
-        name: function
-        for name, function in inspect.getmembers(cls, inspect.isfunction)
-        if not name.startswith("_")
-    }
-
-
 def test_every_public_method_is_covered() -> None:
     # client.keys has its own table, in test_keys_sdk.py.
-    covered = {case.method for case in CASES}
-    for namespace, sync_cls, async_cls in API_CLASSES[:1]:
-        for cls in (sync_cls, async_cls):
-            names = {f"{namespace}.{name}" for name in public_methods(cls)}
-            assert names <= covered, names - covered
+    assert_methods_covered(CASES, API_CLASSES[:1])
 
 
 def test_async_methods_mirror_sync_signatures() -> None:
-    for _, sync_cls, async_cls in API_CLASSES:
-        sync_methods, async_methods = public_methods(sync_cls), public_methods(async_cls)
-        assert set(sync_methods) == set(async_methods)
-        for name, function in sync_methods.items():
-            mirror = async_methods[name]
-            assert inspect.signature(mirror) == inspect.signature(function), name
-            assert inspect.iscoroutinefunction(mirror), name
+    assert_async_mirrors_sync(API_CLASSES)
 
 
 # --- tokens, environment, addresses -------------------------------------------------------
@@ -497,20 +383,6 @@ ERROR_CODES = [
     (404, "SomeFutureThing", NotFound),
     (418, "Teapot", KeysteadAPIError),
 ]
-
-
-def problem(
-    status: int, code: str, detail: str = "the detail", request_id: str = "req-1"
-) -> Server:
-    body = {
-        "type": f"urn:keystead:error:{code}",
-        "title": "Title",
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "request_id": request_id,
-    }
-    return Server(status=status, body=body, content_type=PROBLEM)
 
 
 @pytest.mark.parametrize(("status", "code", "cls"), ERROR_CODES)

@@ -7,12 +7,8 @@ reprs that never show a token, a password, a TOTP secret or a recovery code.
 
 from __future__ import annotations
 
-import base64
 import copy
-import inspect
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -22,8 +18,8 @@ import pytest
 from pydantic import SecretStr
 
 import keystead_sdk
+from conftest import b64
 from keystead_sdk import (
-    AsyncClient,
     Client,
     Conflict,
     GenerateRootStatus,
@@ -58,8 +54,18 @@ from keystead_sdk import (
 )
 from keystead_sdk import _identity_calls as calls
 from keystead_sdk._calls import Call
+from sdk_harness import (
+    ADDRESS,
+    PROBLEM,
+    Case,
+    Harness,
+    Server,
+    anyio_backend,  # noqa: F401  (a fixture: pytest finds it by name)
+    assert_async_mirrors_sync,
+    assert_methods_covered,
+    clean_env,  # noqa: F401  (an autouse fixture)
+)
 
-ADDRESS = "https://kms.test:8200"
 TOKEN = "kst_identity-sdk-caller-token"
 NEW_TOKEN = "kst_freshly-issued-session-token"
 PASSWORD = "correct horse battery staple"
@@ -69,13 +75,7 @@ URI = f"otpauth://totp/Keystead:alice?secret={TOTP_SECRET}&issuer=Keystead"
 RECOVERY = [f"rc{n:02d}-abcd-efgh" for n in range(10)]
 SHARE = b"\x01share-for-root\xff"
 ROOT_TOKEN = "kst_root_brand-new-root"
-PROBLEM = "application/problem+json"
 WHEN = "2030-01-02T03:04:05+00:00"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
 
 ISSUED = {
     "token": NEW_TOKEN,
@@ -130,65 +130,8 @@ GRANT = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KEYSTEAD_ADDR", "KEYSTEAD_TOKEN", "KEYSTEAD_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@dataclass
-class Server:
-    """A canned server: one answer for every request, and a record of the requests."""
-
-    status: int = 200
-    body: object = None
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        content = b"" if self.body is None else json.dumps(self.body).encode()
-        headers = {"content-type": self.content_type, **self.headers}
-        return httpx.Response(self.status, content=content, headers=headers)
-
-    @property
-    def last(self) -> httpx.Request:
-        assert len(self.requests) == 1
-        return self.requests[0]
-
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self)
-
-
-def sync_client(server: Server) -> Client:
-    return Client(ADDRESS, token=TOKEN, transport=server.transport())
-
-
-def async_client(server: Server) -> AsyncClient:
-    return AsyncClient(ADDRESS, token=TOKEN, transport=server.transport())
-
-
-@dataclass(frozen=True)
-class Case:
-    """One SDK method: how to call it, the request it must make, and the answer it parses."""
-
-    method: str
-    args: tuple[object, ...]
-    kwargs: dict[str, object]
-    http_method: str
-    raw_path: str
-    body: object
-    answer: object
-    check: Callable[[Any], None]
-    status: int = 200
-    query: dict[str, str] = field(default_factory=dict)
-    anonymous: bool = False
+HARNESS = Harness(token=TOKEN)
+sync_client, async_client = HARNESS.sync_client, HARNESS.async_client
 
 
 def _issued(result: IssuedToken) -> None:
@@ -394,43 +337,7 @@ CASES = [
     Case("sys.revoke_root", (), {}, "POST", "/v1/sys/revoke-root", {}, {"revoked": 2},
          _revoked),
 ]  # fmt: skip
-CASE_IDS = [f"{case.method}-{index}" for index, case in enumerate(CASES)]
-
-
-def bound(client: Client | AsyncClient, dotted: str) -> Callable[..., Any]:
-    namespace, name = dotted.split(".")
-    return getattr(getattr(client, namespace), name)  # type: ignore[no-any-return]
-
-
-def check_request(server: Server, case: Case) -> None:
-    request = server.last
-    assert request.method == case.http_method
-    assert request.url.raw_path.split(b"?")[0].decode() == case.raw_path
-    assert dict(request.url.params) == case.query
-    assert (json.loads(request.content) if request.content else None) == case.body
-    if case.anonymous:
-        assert "authorization" not in request.headers
-    else:
-        assert request.headers["authorization"] == f"Bearer {TOKEN}"
-
-
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_sync_method(case: Case) -> None:
-    server = Server(status=case.status, body=case.answer)
-    with sync_client(server) as client:
-        result = bound(client, case.method)(*case.args, **case.kwargs)
-    check_request(server, case)
-    case.check(result)
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-async def test_async_method(case: Case) -> None:
-    server = Server(status=case.status, body=case.answer)
-    async with async_client(server) as client:
-        result = await bound(client, case.method)(*case.args, **case.kwargs)
-    check_request(server, case)
-    case.check(result)
+test_sync_method, test_async_method = HARNESS.method_tests(CASES)
 
 
 API_CLASSES = [
@@ -443,32 +350,15 @@ API_CLASSES = [
 ]
 
 
-def public_methods(cls: type) -> dict[str, Callable[..., Any]]:
-    return {
-        name: function
-        for name, function in inspect.getmembers(cls, inspect.isfunction)
-        if not name.startswith("_")
-    }
-
-
 def test_every_public_method_is_covered() -> None:
-    covered = {case.method for case in CASES}
-    for namespace, sync_cls, async_cls in API_CLASSES:
-        for cls in (sync_cls, async_cls):
-            names = {f"{namespace}.{name}" for name in public_methods(cls)}
-            assert names <= covered, names - covered
+    covered = assert_methods_covered(CASES, API_CLASSES)
     assert {"sys.generate_root", "sys.reset_generate_root", "sys.revoke_root"} <= covered
 
 
 def test_async_methods_mirror_sync_signatures() -> None:
-    for _, sync_cls, async_cls in [*API_CLASSES, ("sys", keystead_sdk.SysAPI,
-                                                  keystead_sdk.AsyncSysAPI)]:  # fmt: skip
-        sync_methods, async_methods = public_methods(sync_cls), public_methods(async_cls)
-        assert set(sync_methods) == set(async_methods)
-        for name, function in sync_methods.items():
-            mirror = async_methods[name]
-            assert inspect.signature(mirror) == inspect.signature(function), name
-            assert inspect.iscoroutinefunction(mirror), name
+    assert_async_mirrors_sync(
+        [*API_CLASSES, ("sys", keystead_sdk.SysAPI, keystead_sdk.AsyncSysAPI)]
+    )
 
 
 def test_clients_have_every_namespace() -> None:

@@ -6,19 +6,15 @@ answer; the new error codes; reprs that hide plaintexts, data keys and shared se
 
 from __future__ import annotations
 
-import base64
 import inspect
-import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
-import httpx
 import pytest
 
 import keystead_sdk
+from conftest import b64
 from keystead_sdk import (
     AsyncClient,
     Client,
@@ -44,8 +40,16 @@ from keystead_sdk import (
     ValidationFailed,
     ciphertext_key_id,
 )
+from sdk_harness import (
+    Case,
+    Harness,
+    Server,
+    anyio_backend,  # noqa: F401  (a fixture: pytest finds it by name)
+    assert_methods_covered,
+    clean_env,  # noqa: F401  (an autouse fixture)
+    problem,
+)
 
-ADDRESS = "https://kms.test:8200"
 TOKEN = "kst_root_keys-sdk-token"
 KEY_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 OTHER_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -62,12 +66,6 @@ PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"
 JWK = {"kty": "OKP", "crv": "Ed25519", "x": "AQEBAQ", "kid": KEY_ID}
 WHEN = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 NAIVE = WHEN.replace(tzinfo=None)
-PROBLEM = "application/problem+json"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
 
 KEY: dict[str, object] = {
     "id": KEY_ID,
@@ -126,61 +124,8 @@ MACED = {"mac": b64(TAG), "key_id": KEY_ID, "version": 3, "algorithm": "HMAC_SHA
 SHARED = {"shared_secret": b64(SECRET), "key_id": KEY_ID, "version": 1}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KEYSTEAD_ADDR", "KEYSTEAD_TOKEN", "KEYSTEAD_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@dataclass
-class Server:
-    """One canned answer for every request, and the requests seen."""
-
-    status: int = 200
-    body: object = field(default_factory=dict)
-    content_type: str = "application/json"
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        content = json.dumps(self.body).encode()
-        return httpx.Response(
-            self.status, content=content, headers={"content-type": self.content_type}
-        )
-
-    @property
-    def last(self) -> httpx.Request:
-        assert len(self.requests) == 1
-        return self.requests[0]
-
-
-def sync_client(server: Server) -> Client:
-    return Client(ADDRESS, token=TOKEN, transport=httpx.MockTransport(server))
-
-
-def async_client(server: Server) -> AsyncClient:
-    return AsyncClient(ADDRESS, token=TOKEN, transport=httpx.MockTransport(server))
-
-
-@dataclass(frozen=True)
-class Case:
-    """One SDK method: the call, the request it must make, and the answer it parses."""
-
-    method: str  # "keys.rotate", or "random" for the client's own method
-    args: tuple[object, ...]
-    kwargs: dict[str, object]
-    http_method: str
-    raw_path: str
-    body: object
-    answer: object
-    check: Callable[[Any], None]
-    query: dict[str, str] = field(default_factory=dict)
-    status: int = 200
+HARNESS = Harness(token=TOKEN)
+sync_client, async_client = HARNESS.sync_client, HARNESS.async_client
 
 
 def _check_key(result: Key) -> None:
@@ -402,59 +347,13 @@ CASES = [
     Case("random", (16,), {}, "POST", "/v1/random", {"bytes": 16},
          {"random": b64(bytes(range(16)))}, _check_random),
 ]  # fmt: skip
-CASE_IDS = [f"{case.method}-{index}" for index, case in enumerate(CASES)]
-
-
-def bound(client: Client | AsyncClient, dotted: str) -> Callable[..., Any]:
-    target: object = client
-    for part in dotted.split("."):
-        target = getattr(target, part)
-    assert callable(target)
-    return target
-
-
-def check_request(server: Server, case: Case) -> None:
-    request = server.last
-    assert request.method == case.http_method
-    assert request.url.raw_path.split(b"?")[0].decode() == case.raw_path
-    assert dict(request.url.params) == case.query
-    sent = json.loads(request.content) if request.content else None
-    assert sent == case.body
-    assert request.headers["authorization"] == f"Bearer {TOKEN}"
-
-
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_sync_method(case: Case) -> None:
-    server = Server(status=case.status, body=case.answer)
-    with sync_client(server) as client:
-        result = bound(client, case.method)(*case.args, **case.kwargs)
-    check_request(server, case)
-    case.check(result)
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-async def test_async_method(case: Case) -> None:
-    server = Server(status=case.status, body=case.answer)
-    async with async_client(server) as client:
-        result = await bound(client, case.method)(*case.args, **case.kwargs)
-    check_request(server, case)
-    case.check(result)
-
-
-def public_methods(cls: type) -> dict[str, Callable[..., Any]]:
-    return {
-        name: function
-        for name, function in inspect.getmembers(cls, inspect.isfunction)
-        if not name.startswith("_")
-    }
+test_sync_method, test_async_method = HARNESS.method_tests(CASES)
 
 
 def test_every_keys_method_is_covered() -> None:
-    covered = {case.method for case in CASES}
-    for cls in (keystead_sdk.KeysAPI, keystead_sdk.AsyncKeysAPI):
-        names = {f"keys.{name}" for name in public_methods(cls)}
-        assert names <= covered, names - covered
+    covered = assert_methods_covered(
+        CASES, [("keys", keystead_sdk.KeysAPI, keystead_sdk.AsyncKeysAPI)]
+    )
     assert "random" in covered
 
 
@@ -519,21 +418,16 @@ NEW_CODES = [
 ]
 
 
-def problem(status: int, code: str) -> Server:
-    body = {
-        "type": f"urn:keystead:error:{code}",
-        "title": "Title",
-        "status": status,
-        "detail": f"{code} detail, state DEACTIVATED",
-        "code": code,
-        "request_id": "req-9",
-    }
-    return Server(status=status, body=body, content_type=PROBLEM)
+def problem_in_state(status: int, code: str) -> Server:
+    return problem(status, code, f"{code} detail, state DEACTIVATED", "req-9")
 
 
 @pytest.mark.parametrize(("status", "code", "cls"), NEW_CODES)
 def test_new_codes_map_to_their_family(status: int, code: str, cls: type[KeysteadAPIError]) -> None:
-    with sync_client(problem(status, code)) as client, pytest.raises(KeysteadAPIError) as caught:
+    with (
+        sync_client(problem_in_state(status, code)) as client,
+        pytest.raises(KeysteadAPIError) as caught,
+    ):
         client.keys.sign("ec", message=b"m")
     error = caught.value
     assert type(error) is cls
@@ -544,7 +438,7 @@ def test_new_codes_map_to_their_family(status: int, code: str, cls: type[Keystea
 @pytest.mark.anyio
 @pytest.mark.parametrize(("status", "code", "cls"), NEW_CODES)
 async def test_async_new_codes(status: int, code: str, cls: type[KeysteadAPIError]) -> None:
-    async with async_client(problem(status, code)) as client:
+    async with async_client(problem_in_state(status, code)) as client:
         with pytest.raises(cls):
             await client.keys.rotate("orders")
 
