@@ -23,7 +23,7 @@ to statuses (STYLE.md C12).
     ├── CryptoError ──────── DecryptionFailed (opaque, code InvalidCiphertext),
     │                        SignatureInvalid, UnsupportedAlgorithm, InvalidPublicKey,
     │                        InvalidRootKey
-    ├── BackendError ─────── StorageError, StorageIntegrityError
+    ├── BackendError ─────── StorageError, StorageIntegrityError, AuditWriteFailed
     └── ConfigurationError
 """
 
@@ -393,6 +393,13 @@ class StorageError(BackendError):
 
     code = "StorageUnavailable"
     default_detail = "the database is unavailable"
+
+
+class AuditWriteFailed(BackendError):
+    """The audit log could not be written, so the operation is refused (fail closed)."""
+
+    code = "AuditWriteFailed"
+    default_detail = "the audit log cannot be written; the request was refused"
 
 
 class StorageIntegrityError(BackendError):

@@ -56,6 +56,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "roles.list": _ADMIN, "roles.describe": _ADMIN, "roles.update": _ADMIN,
     "roles.delete": _ADMIN, "sys.seal": _ADMIN, "sys.rotate_keyring": _ADMIN,
     "sys.metrics": _ADMIN, "sys.revoke_root": _ADMIN,
+    # The audit log: the auditor alone.
+    "audit.read": frozenset({AUDITOR}), "audit.verify": frozenset({AUDITOR}),
     # One's own session, tokens and identity, and others' published public keys: everyone.
     "auth.logout": EVERYONE, "auth.renew": EVERYONE, "auth.whoami": EVERYONE,
     "auth.password": EVERYONE, "auth.totp_enroll": EVERYONE, "auth.totp_confirm": EVERYONE,

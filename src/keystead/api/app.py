@@ -23,6 +23,7 @@ from keystead.api.middleware import RequestMiddleware
 from keystead.api.openapi import build_openapi
 from keystead.api.routes import (
     access,
+    audit,
     auth,
     batch,
     crypto,
@@ -60,7 +61,7 @@ def endpoint_table(metrics: Metrics) -> list[AnyEndpoint]:
     table: list[AnyEndpoint] = [
         *crypto.ENDPOINTS, *signing.ENDPOINTS, *batch.ENDPOINTS, *keys.ENDPOINTS,
         *grants.ENDPOINTS, *auth.ENDPOINTS, *users.ENDPOINTS, *access.ENDPOINTS,
-        *system.ENDPOINTS,
+        *audit.ENDPOINTS, *system.ENDPOINTS,
     ]  # fmt: skip
     document: dict[str, Any] = {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -12,6 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from keystead.api.audit_events import UNAUDITED, Seen, audit_event
 from keystead.api.deps import (
     ROUTE_KEY,
     RequestContext,
@@ -24,6 +26,7 @@ from keystead.api.errors import problem_response
 from keystead.api.schemas.base import Empty
 from keystead.domain.access import Scope, permission_of, scope_of
 from keystead.errors import (
+    AuditWriteFailed,
     ConfigurationError,
     KeysteadError,
     MalformedRequest,
@@ -86,26 +89,50 @@ def _endpoint_app(endpoint: AnyEndpoint, max_body: int) -> Callable[[Request], A
     decoder = msgspec.json.Decoder(endpoint.request)
     # Actions that concern no key are checked here; key actions by the service, on the key.
     checked_here = endpoint.auth and scope_of(endpoint.action) is Scope.GLOBAL
+    audited = endpoint.action not in UNAUDITED
 
-    async def handle(request: Request) -> Response:
-        request.scope[ROUTE_KEY] = endpoint.path
-        request_id = request_id_of(request)
+    async def run(request: Request, request_id: str, seen: Seen) -> Response:
         try:
             context = await _context(request, endpoint, request_id)
+            seen.principal = context.principal
             if checked_here:
                 await context.services.access.require(
                     context.caller(), permission_of(endpoint.action)
                 )
             body = await _decode(request, decoder, max_body) if endpoint.has_body else Empty()
-            result = await endpoint.handler(context, body)
+            seen.result = await endpoint.handler(context, body)
         except KeysteadError as error:
+            seen.error = error
             if error.operator_detail:
                 _log.warning(
                     "request failed", request_id=request_id, code=error.code,
                     detail=error.operator_detail,
                 )  # fmt: skip
             return problem_response(error, request_id)
-        return _render(endpoint, result, request_id)
+        return _render(endpoint, seen.result, request_id)
+
+    async def handle(request: Request) -> Response:
+        request.scope[ROUTE_KEY] = endpoint.path
+        request_id = request_id_of(request)
+        if not audited:
+            return await run(request, request_id, Seen())
+        audit = services_of(request).audit
+        try:
+            audit.require_writable()
+        except AuditWriteFailed as refused:
+            return problem_response(refused, request_id)
+        seen = Seen(started=time.perf_counter())
+        response = await run(request, request_id, seen)
+        event = audit_event(
+            request, method=endpoint.method, route=endpoint.path, action=endpoint.action,
+            request_id=request_id, seen=seen, status=response.status_code, now=audit.now(),
+        )  # fmt: skip
+        try:
+            await audit.record(event)
+        except AuditWriteFailed as failed:
+            _log.error("audit write failed", request_id=request_id, detail=failed.operator_detail)
+            return problem_response(failed, request_id)
+        return response
 
     return handle
 

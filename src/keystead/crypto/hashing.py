@@ -18,3 +18,8 @@ def token_digest(token: str) -> bytes:
 def equal(left: bytes, right: bytes) -> bool:
     """Compare two byte strings in constant time."""
     return hmac.compare_digest(left, right)
+
+
+def chain_hash(previous: bytes, record: bytes) -> bytes:
+    """Return SHA-256(previous || record): the link of one audit record to the one before."""
+    return hashlib.sha256(previous + record).digest()

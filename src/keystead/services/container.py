@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from keystead.audit.log import AuditLog
 from keystead.config import Settings
 from keystead.crypto.passwords import Argon2Parameters, PasswordHasher
 from keystead.domain.specs import USAGE_LIMITS, KeySpec
@@ -55,6 +56,7 @@ class Services:
     policies: PolicyService
     grants: GrantService
     api_tokens: ApiTokenService
+    audit: AuditLog
 
     async def close(self) -> None:
         """Seal (wiping key material) and release the database connections."""
@@ -125,7 +127,7 @@ def build_services(
         CryptoService(keys, meter, access), SigningService(keys, meter), scheduler, access,
         users, login, TotpService(database, barrier, users, login, access, clock),
         PolicyService(database, access, clock), GrantService(database, keys, clock),
-        ApiTokenService(database, tokens, users, access),
+        ApiTokenService(database, tokens, users, access), AuditLog(database, clock),
     )  # fmt: skip
 
 

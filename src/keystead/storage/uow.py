@@ -10,6 +10,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from keystead.errors import StorageError
+from keystead.storage.audit_repository import AuditRepository
 from keystead.storage.engine import AsyncSession
 from keystead.storage.identity_repository import (
     AccessRepository,
@@ -33,6 +34,7 @@ class UnitOfWork:
     throttle: ThrottleRepository
     access: AccessRepository
     grants: GrantRepository
+    audit: AuditRepository
 
 
 class Database:
@@ -59,6 +61,7 @@ class Database:
                     ThrottleRepository(session),
                     AccessRepository(session),
                     GrantRepository(session),
+                    AuditRepository(session),
                 )
         except (OperationalError, InterfaceError) as exc:
             raise StorageError(operator_detail=str(exc.orig)) from exc

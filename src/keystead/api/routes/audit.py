@@ -1,0 +1,89 @@
+"""/v1/audit: read the audit log with filters, and verify its hash chain (auditor role)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Final
+
+from keystead.api.deps import RequestContext
+from keystead.api.routing import AnyEndpoint, Endpoint
+from keystead.api.schemas.audit import AuditPageResponse, AuditRecordResponse, AuditVerifyResponse
+from keystead.api.schemas.base import Empty
+from keystead.domain.audit import Outcome
+from keystead.errors import ValidationFailed
+from keystead.storage.audit_repository import AuditQuery
+
+DEFAULT_PAGE: Final = 100
+MAX_PAGE: Final = 1000
+
+
+def _number(text: str, name: str, low: int, high: int) -> int:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        msg = f"{name} must be a whole number from {low} to {high}"
+        raise ValidationFailed(msg)
+    return int(text)
+
+
+def _moment(text: str | None, name: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        msg = f"{name} must be an RFC 3339 time with a UTC offset"
+        raise ValidationFailed(msg)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _query(ctx: RequestContext) -> AuditQuery:
+    params = ctx.query_params
+    outcome = params.get("outcome")
+    if outcome is not None and outcome not in {o.value for o in Outcome}:
+        msg = f"outcome must be one of {', '.join(o.value for o in Outcome)}"
+        raise ValidationFailed(msg)
+    return AuditQuery(
+        since=_moment(params.get("since"), "since"), until=_moment(params.get("until"), "until"),
+        principal=params.get("principal"), key_id=params.get("key_id"),
+        action=params.get("action"), outcome=outcome,
+        after_seq=_number(params.get("cursor", "0"), "cursor", 0, 2**62),
+        limit=_number(params.get("limit", str(DEFAULT_PAGE)), "limit", 1, MAX_PAGE),
+    )  # fmt: skip
+
+
+async def read_audit(ctx: RequestContext, _: Empty) -> AuditPageResponse:
+    """Records matching the filters, oldest first.
+
+    Query: since, until, principal, key_id, action, outcome, limit, cursor.
+    """
+    query = _query(ctx)
+    found = await ctx.services.audit.find(query)
+    records = [
+        AuditRecordResponse(
+            seq=r.seq, record=json.loads(r.body), prev_hash=r.prev_hash.hex(),
+            entry_hash=r.entry_hash.hex(),
+        )
+        for r in found
+    ]  # fmt: skip
+    cursor = str(found[-1].seq) if len(found) == query.limit else None
+    return AuditPageResponse(records=records, next_cursor=cursor)
+
+
+async def verify_audit(ctx: RequestContext, _: Empty) -> AuditVerifyResponse:
+    """Walk the whole chain; name the first bad record."""
+    verdict = await ctx.services.audit.verify()
+    return AuditVerifyResponse(
+        valid=verdict.valid, records=verdict.records, first_bad=verdict.first_bad,
+        reason=verdict.reason,
+    )  # fmt: skip
+
+
+ENDPOINTS: list[AnyEndpoint] = [
+    Endpoint("GET", "/v1/audit", read_audit, Empty, AuditPageResponse,
+             "Read the audit log (filters: since, until, principal, key_id, action, outcome)",
+             "audit.read"),
+    Endpoint("GET", "/v1/audit/verify", verify_audit, Empty, AuditVerifyResponse,
+             "Verify the audit log's hash chain", "audit.verify"),
+]  # fmt: skip

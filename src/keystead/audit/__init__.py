@@ -1,0 +1,1 @@
+"""The hash-chained, append-only audit log (ARCHITECTURE.md section 8)."""

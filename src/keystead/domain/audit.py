@@ -1,0 +1,57 @@
+"""Audit events: who did what to which key, when, and how it ended. Never a secret.
+
+An event's canonical form is its JSON with sorted keys, no spaces, UTF-8: the bytes the hash
+chain covers (``keystead.audit.chain``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """How a request ended."""
+
+    ALLOWED = "allowed"
+    """It was allowed and succeeded."""
+    REFUSED = "refused"
+    """Authentication or authorization said no."""
+    FAILED = "failed"
+    """It was allowed (or not yet checked) and failed: bad input, wrong state, sealed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    """One request as the audit log keeps it: identifiers and codes, never values."""
+
+    time: str
+    request_id: str
+    principal: str
+    principal_kind: str
+    token_id: str
+    source: str
+    method: str
+    route: str
+    action: str
+    key: str | None
+    key_id: str | None
+    version: int | None
+    outcome: Outcome
+    status: int
+    code: str | None
+    latency_ms: float
+
+
+def canonical(fields: dict[str, object]) -> bytes:
+    """Return the canonical bytes of a JSON object: sorted keys, no spaces, UTF-8."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_fields(event: AuditEvent, seq: int) -> dict[str, object]:
+    """Return the fields a record stores for ``event`` at position ``seq``."""
+    fields: dict[str, object] = asdict(event)
+    fields["outcome"] = event.outcome.value
+    fields["seq"] = seq
+    return fields

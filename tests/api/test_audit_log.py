@@ -1,0 +1,230 @@
+"""Issue 5, first step: every request lands once in a hash-chained audit log; tampering is named.
+
+Covered here: one record per request with the right principal and outcome, no secret in the
+log, verification naming the exact record after an edit, a deletion, a swap, a forged
+append or a truncated tail (on the raw SQLite rows), and fail-closed writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import b64
+from identity_support import PASSWORD, Server, running
+from keystead.config import Settings
+from keystead.crypto.hashing import chain_hash
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[Server]:
+    with running(settings) as started:
+        yield started
+
+
+def _database(settings: Settings) -> Path:
+    return settings.data_dir / "keystead.db"
+
+
+def _records(server: Server, auditor: dict[str, str], **filters: str) -> list[dict]:
+    found, cursor = [], "0"
+    while cursor is not None:
+        page = server.client.get(
+            "/v1/audit", params={**filters, "cursor": cursor, "limit": "50"}, headers=auditor
+        )
+        assert page.status_code == 200, page.text
+        found.extend(page.json()["records"])
+        cursor = page.json()["next_cursor"]
+    return found
+
+
+def _verify(server: Server, auditor: dict[str, str]) -> dict:
+    response = server.client.get("/v1/audit/verify", headers=auditor)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_each_request_is_recorded_once_with_its_principal_and_outcome(server: Server) -> None:
+    auditor = server.user_with("ada", ["auditor"])
+    alice = server.user_with("alice", ["key-user"])
+    answers = [
+        (server.as_root("POST", "/v1/keys", {"name": "orders", "spec": "AES_256_GCM"}),
+         "root", "allowed", "keys.create"),
+        (server.as_root("POST", "/v1/keys/orders/grants",
+                        {"principal": "alice", "operations": ["encrypt"]}),
+         "root", "allowed", "grants.create"),
+        (server.client.post("/v1/keys/orders/encrypt", json={"plaintext": b64(b"x")},
+                            headers=alice), "alice", "allowed", "keys.encrypt"),
+        (server.client.post("/v1/keys/orders/rotate", headers=alice),
+         "alice", "refused", "keys.rotate"),
+        (server.client.post("/v1/keys/orders/encrypt", json={"plaintext": "not base64!"},
+                            headers=alice), "alice", "failed", "keys.encrypt"),
+        (server.client.get("/v1/keys"), "anonymous", "refused", "keys.list"),
+    ]  # fmt: skip
+    records = _records(server, auditor)
+    by_request: dict[str, list[dict]] = {}
+    for record in records:
+        by_request.setdefault(record["record"]["request_id"], []).append(record["record"])
+    assert all(len(found) == 1 for found in by_request.values()), "a request recorded twice"
+    for response, principal, outcome, action in answers:
+        (record,) = by_request[response.headers["x-request-id"]]
+        assert (record["principal"], record["outcome"], record["action"]) == (
+            principal, outcome, action,
+        ), record  # fmt: skip
+        assert record["status"] == response.status_code
+    encrypted = by_request[answers[2][0].headers["x-request-id"]][0]
+    assert (encrypted["key"], encrypted["version"]) == ("orders", 1)
+    assert encrypted["key_id"] == answers[0][0].json()["id"]
+    assert by_request[answers[3][0].headers["x-request-id"]][0]["code"] == "PermissionDenied"
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert _verify(server, auditor) == {
+        "valid": True, "records": len(records) + 1, "first_bad": None, "reason": None,
+    }  # fmt: skip
+
+
+def test_filters_select_by_principal_key_action_and_outcome(server: Server) -> None:
+    auditor = server.user_with("ada", ["auditor"])
+    key = server.as_root("POST", "/v1/keys", {"name": "k", "spec": "AES_256_GCM"}).json()
+    server.as_root("POST", "/v1/keys/k/encrypt", {"plaintext": b64(b"x")})
+    server.client.get("/v1/keys")
+    by_key = _records(server, auditor, key_id=key["id"])
+    assert [r["record"]["action"] for r in by_key] == ["keys.create", "keys.encrypt"]
+    refused = _records(server, auditor, outcome="refused", principal="anonymous")
+    assert [r["record"]["action"] for r in refused] == ["keys.list"]
+    assert [r["record"]["principal"] for r in _records(server, auditor, action="keys.encrypt")] == [
+        "root"
+    ]
+    bad = server.client.get("/v1/audit", params={"outcome": "maybe"}, headers=auditor)
+    assert (bad.status_code, bad.json()["code"]) == (400, "ValidationFailed")
+    bad = server.client.get("/v1/audit", params={"since": "yesterday"}, headers=auditor)
+    assert (bad.status_code, bad.json()["code"]) == (400, "ValidationFailed")
+
+
+def test_no_secret_reaches_the_audit_log(server: Server, settings: Settings) -> None:
+    server.add_user("alice", ["key-user"])
+    token = server.login("alice").json()["token"]
+    server.as_root("POST", "/v1/keys", {"name": "k", "spec": "AES_256_GCM"})
+    plaintext = b64(b"the launch codes")
+    encrypted = server.as_root("POST", "/v1/keys/k/encrypt", {"plaintext": plaintext}).json()
+    server.as_root("POST", "/v1/decrypt", {"ciphertext": encrypted["ciphertext"]})
+    with sqlite3.connect(_database(settings)) as db:
+        rows = "\n".join(body for (body,) in db.execute("SELECT body FROM audit_log"))
+    assert "auth.login" in rows
+    for secret in (PASSWORD, token, server.root["authorization"][7:], plaintext,
+                   encrypted["ciphertext"], *server.shares):  # fmt: skip
+        assert secret not in rows
+
+
+def _tamper(settings: Settings, *statements: tuple[str, tuple]) -> None:
+    with sqlite3.connect(_database(settings)) as db:
+        for statement, values in statements:
+            db.execute(statement, values)
+
+
+def _some_records(server: Server) -> dict[str, str]:
+    auditor = server.user_with("ada", ["auditor"])
+    for number in range(6):
+        server.as_root("POST", "/v1/keys", {"name": f"k{number}", "spec": "AES_256_GCM"})
+    assert _verify(server, auditor)["valid"] is True
+    return auditor
+
+
+def _first_bad(server: Server, auditor: dict[str, str]) -> tuple[int, str]:
+    verdict = _verify(server, auditor)
+    assert verdict["valid"] is False
+    return verdict["first_bad"], verdict["reason"]
+
+
+def test_an_edited_record_is_named(server: Server, settings: Settings) -> None:
+    auditor = _some_records(server)
+    with sqlite3.connect(_database(settings)) as db:
+        (body,) = db.execute("SELECT body FROM audit_log WHERE seq = 5").fetchone()
+    _tamper(settings, ("UPDATE audit_log SET body = ? WHERE seq = 5",
+                       (body.replace('"outcome":"allowed"', '"outcome":"refused"'),)))  # fmt: skip
+    assert _first_bad(server, auditor)[0] == 5
+    assert "edited" in _first_bad(server, auditor)[1]
+
+
+def test_an_edited_filter_column_is_named(server: Server, settings: Settings) -> None:
+    auditor = _some_records(server)
+    _tamper(settings, ("UPDATE audit_log SET principal = 'mallory' WHERE seq = 4", ()))
+    assert _first_bad(server, auditor) == (4, "its principal column differs from its body")
+
+
+def test_a_deleted_record_is_named(server: Server, settings: Settings) -> None:
+    auditor = _some_records(server)
+    _tamper(settings, ("DELETE FROM audit_log WHERE seq = 3", ()))
+    seq, reason = _first_bad(server, auditor)
+    assert seq == 3
+    assert "missing" in reason
+
+
+def test_two_swapped_records_are_named(server: Server, settings: Settings) -> None:
+    auditor = _some_records(server)
+    _tamper(
+        settings,
+        ("UPDATE audit_log SET seq = -1 WHERE seq = 4", ()),
+        ("UPDATE audit_log SET seq = 4 WHERE seq = 5", ()),
+        ("UPDATE audit_log SET seq = 5 WHERE seq = -1", ()),
+    )
+    assert _first_bad(server, auditor)[0] == 4
+
+
+def test_a_forged_record_appended_is_named(server: Server, settings: Settings) -> None:
+    auditor = _some_records(server)
+    with sqlite3.connect(_database(settings)) as db:
+        seq, body, entry = db.execute(
+            "SELECT seq, body, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    forged = body.replace(f'"seq":{seq}', f'"seq":{seq + 1}').encode()
+    insert = (
+        "INSERT INTO audit_log (seq, time, principal, action, key_id, outcome, body, prev_hash,"
+        " entry_hash) SELECT ?, time, principal, action, key_id, outcome, ?, ?, ? FROM audit_log"
+        " WHERE seq = ?"
+    )
+    _tamper(settings, (insert, (seq + 1, forged.decode(), entry, chain_hash(entry, forged), seq)))
+    # Even with every link computed right, a record past the head was not written by Keystead.
+    verdict = server.client.portal.call(server.services.audit.verify)  # type: ignore[union-attr]
+    assert (verdict.valid, verdict.first_bad, verdict.reason) == (
+        False, seq + 1, "it follows the recorded head: it was not appended by Keystead",
+    )  # fmt: skip
+    # And nothing more is appended after a forged record: requests fail closed.
+    refused = server.client.get("/v1/audit/verify", headers=auditor)
+    assert (refused.status_code, refused.json()["code"]) == (503, "AuditWriteFailed")
+
+
+def test_a_truncated_tail_is_named(server: Server, settings: Settings) -> None:
+    auditor = _some_records(server)
+    with sqlite3.connect(_database(settings)) as db:
+        (last,) = db.execute("SELECT MAX(seq) FROM audit_log").fetchone()
+    _tamper(settings, ("DELETE FROM audit_log WHERE seq > ?", (last - 3,)))
+    seq, reason = _first_bad(server, auditor)
+    assert seq == last - 2
+    assert "missing" in reason
+
+
+def test_when_the_audit_store_fails_requests_fail_closed(
+    server: Server, settings: Settings
+) -> None:
+    auditor = server.user_with("ada", ["auditor"])
+    server.as_root("POST", "/v1/keys", {"name": "k", "spec": "AES_256_GCM"})
+    trigger = (
+        "CREATE TRIGGER audit_down BEFORE INSERT ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit store down'); END"
+    )
+    _tamper(settings, (trigger, ()))
+    failed = server.as_root("POST", "/v1/keys/k/encrypt", {"plaintext": b64(b"x")})
+    assert (failed.status_code, failed.json()["code"]) == (503, "AuditWriteFailed")
+    assert "ciphertext" not in failed.text
+    # While the store is broken, requests are refused before they run: this key is not made.
+    refused = server.as_root("POST", "/v1/keys", {"name": "unrecorded", "spec": "AES_256_GCM"})
+    assert (refused.status_code, refused.json()["code"]) == (503, "AuditWriteFailed")
+    _tamper(settings, ("DROP TRIGGER audit_down", ()))
+    time.sleep(1.1)  # the writer lets a request through again one second after a failure
+    assert server.as_root("GET", "/v1/keys/unrecorded").status_code == 404
+    assert server.as_root("POST", "/v1/keys/k/encrypt", {"plaintext": b64(b"x")}).status_code == 200
+    assert _verify(server, auditor)["valid"] is True
