@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     allow_immediate_destruction: bool = False
     scheduler_interval_seconds: Annotated[float, Field(ge=0, le=86400)] = 30.0
     workers: Annotated[int, Field(ge=1, le=64)] = 1
+    # Audit (issue 5). "none" records nothing: only for measuring what the log costs.
+    audit_sink: Literal["database", "none"] = "database"
+    audit_checkpoint_interval: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
     # Identity and access (issue 4).
     client_ca: Path | None = None
     allow_registration: bool = False

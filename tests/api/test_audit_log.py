@@ -7,16 +7,22 @@ append or a truncated tail (on the raw SQLite rows), and fail-closed writes.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from conftest import b64
 from identity_support import PASSWORD, Server, running
-from keystead.config import Settings
+from keystead.audit.export import verify_export
+from keystead.config import Settings, load_settings
+from keystead.crypto import asymmetric, keygen
 from keystead.crypto.hashing import chain_hash
 
 
@@ -228,3 +234,117 @@ def test_when_the_audit_store_fails_requests_fail_closed(
     assert server.as_root("GET", "/v1/keys/unrecorded").status_code == 404
     assert server.as_root("POST", "/v1/keys/k/encrypt", {"plaintext": b64(b"x")}).status_code == 200
     assert _verify(server, auditor)["valid"] is True
+
+
+@pytest.fixture
+def checkpointed(tmp_path: Path) -> Iterator[tuple[Server, Settings]]:
+    settings = load_settings(
+        data_dir=tmp_path / "cp", insecure_http=True, audit_checkpoint_interval=4
+    )
+    with running(settings) as started:
+        yield started, settings
+
+
+def _workload(server: Server) -> dict[str, str]:
+    auditor = server.user_with("ada", ["auditor"])
+    for number in range(5):
+        server.as_root("POST", "/v1/keys", {"name": f"k{number}", "spec": "AES_256_GCM"})
+        server.as_root("POST", f"/v1/keys/k{number}/encrypt", {"plaintext": b64(b"x")})
+    return auditor
+
+
+def test_checkpoints_are_signed_with_the_published_key(checkpointed) -> None:
+    server, settings = checkpointed
+    auditor = _workload(server)
+    pem = server.client.get("/v1/audit/public-key", headers=auditor).json()["public_key"]
+    public = serialization.load_pem_public_key(pem.encode())
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    with sqlite3.connect(_database(settings)) as db:
+        rows = db.execute(
+            "SELECT seq, time, entry_hash, signature FROM audit_checkpoints"
+        ).fetchall()
+        hashes = dict(db.execute("SELECT seq, entry_hash FROM audit_log").fetchall())
+    assert len(rows) >= 3
+    for seq, moment, entry_hash, signature in rows:
+        assert hashes[seq] == entry_hash
+        signed = (
+            b"keystead/audit-checkpoint/v1"
+            + json.dumps(
+                {"entry_hash": entry_hash.hex(), "seq": seq, "time": moment}, separators=(",", ":")
+            ).encode()
+        )
+        public.verify(signature, signed)  # outside Keystead: the cryptography package alone
+    assert _verify(server, auditor)["valid"] is True
+
+
+def test_a_tail_cut_after_a_checkpoint_is_named_even_with_the_head_rewritten(checkpointed) -> None:
+    server, settings = checkpointed
+    _workload(server)
+    with sqlite3.connect(_database(settings)) as db:
+        (checkpoint,) = db.execute("SELECT MAX(seq) FROM audit_checkpoints").fetchone()
+        cut = checkpoint - 2
+        (entry,) = db.execute("SELECT entry_hash FROM audit_log WHERE seq = ?", (cut,)).fetchone()
+        db.execute("DELETE FROM audit_log WHERE seq > ?", (cut,))
+        db.execute("UPDATE audit_head SET seq = ?, entry_hash = ?", (cut, entry))
+    verdict = server.client.portal.call(server.services.audit.verify)  # type: ignore[union-attr]
+    assert (verdict.valid, verdict.first_bad) == (False, cut + 1)
+    assert "signed checkpoint" in (verdict.reason or "")
+
+
+def _export(server: Server, auditor: dict[str, str]) -> list[str]:
+    response = server.client.get("/v1/audit/export", headers=auditor)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    return response.text.splitlines(keepends=True)
+
+
+def _offline(lines: list[str], pem: bytes):
+    return asyncio.run(verify_export(lines, pem))
+
+
+def test_an_exported_file_verifies_offline_and_names_each_tampering(checkpointed) -> None:
+    server, _ = checkpointed
+    auditor = _workload(server)
+    lines = _export(server, auditor)
+    pem = server.client.get("/v1/audit/public-key", headers=auditor).json()["public_key"].encode()
+    kinds = [json.loads(line)["type"] for line in lines]
+    assert kinds[-1] == "head"
+    assert "checkpoint" in kinds
+    records = [i for i, kind in enumerate(kinds) if kind == "record"]
+    good = _offline(lines, pem)
+    assert (good.valid, good.records) == (True, len(records))
+
+    def seq_at(index: int) -> int:
+        return json.loads(lines[index])["seq"]
+
+    edited = list(lines)
+    item = json.loads(edited[records[3]])
+    item["body"] = item["body"].replace('"outcome":"allowed"', '"outcome":"refused"')
+    edited[records[3]] = json.dumps(item) + "\n"
+    assert _offline(edited, pem).first_bad == seq_at(records[3])
+
+    deleted = [line for i, line in enumerate(lines) if i != records[5]]
+    assert _offline(deleted, pem).first_bad == seq_at(records[5])
+
+    swapped = list(lines)
+    swapped[records[6]], swapped[records[7]] = swapped[records[7]], swapped[records[6]]
+    assert _offline(swapped, pem).first_bad == seq_at(records[6])
+
+    last = json.loads(lines[records[-1]])
+    body = last["body"].replace(f'"seq":{last["seq"]}', f'"seq":{last["seq"] + 1}')
+    forged_entry = chain_hash(bytes.fromhex(last["entry_hash"]), body.encode())
+    forged = {"type": "record", "seq": last["seq"] + 1, "body": body,
+              "prev_hash": last["entry_hash"], "entry_hash": forged_entry.hex()}  # fmt: skip
+    appended = [*lines[:-1], json.dumps(forged) + "\n", lines[-1]]
+    assert _offline(appended, pem).first_bad == last["seq"] + 1
+
+    last_checkpoint = max(i for i, kind in enumerate(kinds) if kind == "checkpoint")
+    truncated = lines[: last_checkpoint + 1]  # the signed head is gone with the tail
+    verdict = _offline(truncated, pem)
+    assert (verdict.valid, verdict.first_bad) == (
+        False,
+        json.loads(lines[last_checkpoint])["seq"] + 1,
+    )
+
+    other = asymmetric.der_to_pem(keygen.generate("ED25519").public_key or b"").encode()
+    assert _offline(lines, other).valid is False

@@ -58,6 +58,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "sys.metrics": _ADMIN, "sys.revoke_root": _ADMIN,
     # The audit log: the auditor alone.
     "audit.read": frozenset({AUDITOR}), "audit.verify": frozenset({AUDITOR}),
+    "audit.export": frozenset({AUDITOR}), "audit.public_key": EVERYONE,
     # One's own session, tokens and identity, and others' published public keys: everyone.
     "auth.logout": EVERYONE, "auth.renew": EVERYONE, "auth.whoami": EVERYONE,
     "auth.password": EVERYONE, "auth.totp_enroll": EVERYONE, "auth.totp_confirm": EVERYONE,

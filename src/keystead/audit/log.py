@@ -14,23 +14,44 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Final
 
-from keystead.audit import chain
+from keystead.audit import chain, checkpoints, export
+from keystead.crypto import asymmetric, keygen
+from keystead.crypto.secret import KeyMaterial
 from keystead.domain.audit import AuditEvent
-from keystead.errors import AuditWriteFailed
-from keystead.storage.audit_repository import AuditQuery, AuditRecord
+from keystead.errors import AuditWriteFailed, DecryptionFailed, Sealed, StorageIntegrityError
+from keystead.seal.barrier import Barrier
+from keystead.storage.audit_repository import AuditQuery, AuditRecord, StoredCheckpoint
 from keystead.storage.uow import Database
 
 # After a failed write, requests are refused for this long; then one is let through to try.
 _RETRY_AFTER_SECONDS: Final = 1.0
 _PAGE: Final = 1000
+_SIGNING_BINDING: Final = b"keystead/audit-signing-key/v1"
+_PUBLIC_BINDING: Final = b"keystead/audit-public-key/v1"
+
+
+def _stored(checkpoint: checkpoints.Checkpoint) -> StoredCheckpoint:
+    return StoredCheckpoint(
+        checkpoint.seq, checkpoint.time, checkpoint.entry_hash, checkpoint.signature
+    )
 
 
 class AuditLog:
     """Appends events to the hash chain in batches; reads and verifies it."""
 
-    def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        clock: Callable[[], datetime],
+        barrier: Barrier,
+        checkpoint_interval: int = 1000,
+    ) -> None:
         self._database = database
         self._clock = clock
+        self._barrier = barrier
+        self._interval = checkpoint_interval
+        self._signing: KeyMaterial | None = None
+        self._public: bytes | None = None
         self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._broken_until = 0.0
@@ -64,9 +85,18 @@ class AuditLog:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
+                signing = await self._signing_key()
                 async with self._database.unit_of_work() as uow:
-                    records = chain.link(await uow.audit.head(), [event for event, _ in batch])
+                    head = await uow.audit.head()
+                    records = chain.link(head, [event for event, _ in batch])
                     await uow.audit.append(records)
+                    last = records[-1]
+                    if (
+                        signing is not None
+                        and last.seq // self._interval > head[0] // self._interval
+                    ):
+                        signed = checkpoints.sign(signing, last.seq, last.entry_hash, self.now())
+                        await uow.audit.add_checkpoint(_stored(signed))
             except Exception as exc:  # noqa: BLE001 - any failure must fail its batch, or its requests wait forever
                 self._broken_until = time.monotonic() + _RETRY_AFTER_SECONDS
                 for _, future in batch:
@@ -75,6 +105,88 @@ class AuditLog:
                 self._broken_until = 0.0
                 for _, future in batch:
                     future.set_result(None)
+
+    def forget_keys(self) -> None:
+        """Wipe the signing key from memory (on seal)."""
+        if self._signing is not None:
+            self._signing.wipe()
+        self._signing = None
+
+    async def _signing_key(self) -> KeyMaterial | None:
+        """The audit signing key, made at the first record while unsealed; None while sealed.
+
+        While sealed, records are still appended (unseal requests among them); the next
+        checkpoint after unsealing vouches for them too.
+        """
+        if self._signing is not None or self._barrier.sealed:
+            return self._signing
+        async with self._database.unit_of_work() as uow:
+            stored = await uow.audit.keys()
+        if stored is None:
+            generated = keygen.generate("ED25519")
+            with generated.material.expose() as raw:
+                wrapped = self._barrier.encrypt(raw, _SIGNING_BINDING)
+            public = self._barrier.encrypt(generated.public_key or b"", _PUBLIC_BINDING)
+            generated.material.wipe()
+            async with self._database.unit_of_work() as uow:
+                await uow.audit.add_keys(wrapped, public, self._clock())
+            async with self._database.unit_of_work() as uow:
+                stored = await uow.audit.keys()
+        if stored is None:  # pragma: no cover - stored just above
+            return None
+        try:
+            self._signing = KeyMaterial(self._barrier.decrypt(stored[0], _SIGNING_BINDING))
+            self._public = self._barrier.decrypt(stored[1], _PUBLIC_BINDING)
+        except DecryptionFailed:
+            raise StorageIntegrityError(
+                operator_detail="the audit keys fail their integrity check"
+            ) from None
+        return self._signing
+
+    async def public_key_pem(self) -> str:
+        """Return the audit signing key's public half (PEM), making the key if need be.
+
+        Raises:
+            Sealed: The server is sealed.
+        """
+        self._barrier.require_unsealed()
+        await self._signing_key()
+        return asymmetric.der_to_pem(self._public or b"")
+
+    async def export(self) -> AsyncIterator[str]:
+        """Yield the whole log as export lines, closed by a head signed now.
+
+        Raises:
+            Sealed: The server is sealed (the closing head must be signed).
+        """
+        self._barrier.require_unsealed()
+        signing = await self._signing_key()
+        if signing is None:  # pragma: no cover - unsealed just above
+            raise Sealed
+        async with self._database.unit_of_work() as uow:
+            head = await uow.audit.recorded_head()
+        pending = [c async for c in self._checkpoints()]
+        last: AuditRecord | None = None
+        async for record in self._all():
+            if head is not None and record.seq > head[0]:
+                break
+            yield export.record_line(record)
+            while pending and pending[0].seq <= record.seq:
+                yield export.checkpoint_line(pending.pop(0))
+            last = record
+        seq, entry = (last.seq, last.entry_hash) if last else (0, bytes(32))
+        yield export.checkpoint_line(checkpoints.sign(signing, seq, entry, self.now()), "head")
+
+    async def _checkpoints(self) -> AsyncIterator[checkpoints.Checkpoint]:
+        after = 0
+        while True:
+            async with self._database.unit_of_work() as uow:
+                page = await uow.audit.checkpoints(after, _PAGE)
+            for c in page:
+                yield checkpoints.Checkpoint(c.seq, c.entry_hash, c.time, c.signature)
+            if len(page) < _PAGE:
+                return
+            after = page[-1].seq
 
     async def find(self, query: AuditQuery) -> list[AuditRecord]:
         """Return one page of records matching the filters.
@@ -93,7 +205,15 @@ class AuditLog:
         """
         async with self._database.unit_of_work() as uow:
             head = await uow.audit.recorded_head()
-        return await chain.verify(self._all(), head)
+        verdict = await chain.verify(self._all(), head)
+        if not verdict.valid or self._barrier.sealed:
+            return verdict
+        await self._signing_key()
+        found = [c async for c in self._checkpoints()]
+        wanted = {c.seq for c in found}
+        hashes = {r.seq: r.entry_hash async for r in self._all() if r.seq in wanted}
+        last_seq = head[0] if head is not None else 0
+        return export.check_checkpoints(hashes, last_seq, found, self._public or b"", verdict)
 
     async def _all(self) -> AsyncIterator[AuditRecord]:
         after = 0
@@ -105,3 +225,14 @@ class AuditLog:
             if len(page) < _PAGE:
                 return
             after = page[-1].seq
+
+
+class DiscardingAuditLog(AuditLog):
+    """Records nothing (``audit_sink = "none"``): for measuring what the audit log costs.
+
+    Never for production: requests leave no trace.
+    """
+
+    async def record(self, event: AuditEvent) -> None:
+        """Drop the event."""
+        del event

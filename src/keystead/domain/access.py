@@ -75,10 +75,10 @@ SELF_ACTIONS: Final = frozenset(
     {
         "auth.whoami", "auth.logout", "auth.renew", "auth.password", "auth.totp_enroll",
         "auth.totp_confirm", "auth.totp_disable", "tokens.create", "tokens.list",
-        "tokens.revoke", "users.public_key", "sys.openapi",
+        "tokens.revoke", "users.public_key", "sys.openapi", "audit.public_key",
     }
 )  # fmt: skip
-AUDIT_ACTIONS: Final = frozenset({"audit.read", "audit.verify"})
+AUDIT_ACTIONS: Final = frozenset({"audit.read", "audit.verify", "audit.export"})
 
 # Endpoint actions whose permission is another action's (batches are checked as singles).
 PERMISSION_OF: Final[Mapping[str, str]] = {

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from keystead.audit.log import AuditLog
+import structlog
+
+from keystead.audit.log import AuditLog, DiscardingAuditLog
 from keystead.config import Settings
 from keystead.crypto.passwords import Argon2Parameters, PasswordHasher
 from keystead.domain.specs import USAGE_LIMITS, KeySpec
@@ -32,6 +34,8 @@ from keystead.services.usage import UsageMeter
 from keystead.services.users import UserPolicy, UserService
 from keystead.storage.engine import AsyncEngine, create_database_engine, migrate, session_factory
 from keystead.storage.uow import Database
+
+_log = structlog.get_logger("keystead.services")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +103,12 @@ def build_services(
     cache = KeyCache()
     tokens = TokenService(database, clock, _lifetimes(settings))
     access = AccessService(database)
+    audit = _audit_log(settings, database, clock, barrier)
 
     def on_seal() -> None:
         cache.clear()
         tokens.forget_all()
+        audit.forget_keys()
 
     system = SystemService(database, barrier, tokens, clock, on_seal)
     keys = KeyService(database, barrier, cache, clock, system.reload_keyring, access)
@@ -127,8 +133,16 @@ def build_services(
         CryptoService(keys, meter, access), SigningService(keys, meter), scheduler, access,
         users, login, TotpService(database, barrier, users, login, access, clock),
         PolicyService(database, access, clock), GrantService(database, keys, clock),
-        ApiTokenService(database, tokens, users, access), AuditLog(database, clock),
+        ApiTokenService(database, tokens, users, access), audit,
     )  # fmt: skip
+
+
+def _audit_log(settings: Settings, database: Database, clock: Clock, barrier: Barrier) -> AuditLog:
+    kind = AuditLog
+    if settings.audit_sink == "none":
+        _log.warning("audit_sink is none: requests are NOT recorded; never run so in production")
+        kind = DiscardingAuditLog
+    return kind(database, clock, barrier, settings.audit_checkpoint_interval)
 
 
 def _lifetimes(settings: Settings) -> TokenLifetimes:

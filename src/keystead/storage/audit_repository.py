@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from keystead.storage.engine import AsyncSession
-from keystead.storage.tables import AuditHeadRow, AuditRow
+from keystead.storage.tables import AuditCheckpointRow, AuditHeadRow, AuditKeyRow, AuditRow
 
 _HEAD_ID = 1
 GENESIS_HASH = bytes(32)
@@ -30,6 +32,16 @@ class AuditRecord:
     action: str = ""
     key_id: str | None = None
     outcome: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A stored signed checkpoint."""
+
+    seq: int
+    time: str
+    entry_hash: bytes
+    signature: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +129,42 @@ class AuditRepository:
                 statement = statement.where(column == value)
         rows = await self._session.scalars(statement.order_by(AuditRow.seq).limit(query.limit))
         return [_record(row) for row in rows]
+
+    async def keys(self) -> tuple[bytes, bytes] | None:
+        """Return the wrapped signing key and wrapped public key, or None before they exist."""
+        row = await self._session.get(AuditKeyRow, _HEAD_ID)
+        return None if row is None else (row.signing_key_wrapped, row.public_key_wrapped)
+
+    async def add_keys(self, signing_wrapped: bytes, public_wrapped: bytes, now: datetime) -> bool:
+        """Store the audit keys; False if another node stored its own first."""
+        self._session.add(
+            AuditKeyRow(
+                id=_HEAD_ID, signing_key_wrapped=signing_wrapped,
+                public_key_wrapped=public_wrapped, created_at=now,
+            )
+        )  # fmt: skip
+        try:
+            await self._session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        """Insert a signed checkpoint."""
+        self._session.add(
+            AuditCheckpointRow(
+                seq=checkpoint.seq, time=checkpoint.time, entry_hash=checkpoint.entry_hash,
+                signature=checkpoint.signature,
+            )
+        )  # fmt: skip
+        await self._session.flush()
+
+    async def checkpoints(self, after: int, limit: int) -> list[StoredCheckpoint]:
+        """Return up to ``limit`` checkpoints after record ``after``, in order."""
+        rows = await self._session.scalars(
+            select(AuditCheckpointRow)
+            .where(AuditCheckpointRow.seq > after)
+            .order_by(AuditCheckpointRow.seq)
+            .limit(limit)
+        )
+        return [StoredCheckpoint(r.seq, r.time, r.entry_hash, r.signature) for r in rows]

@@ -216,3 +216,25 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditKeyRow(Base):
+    """Keystead's own audit signing key (Ed25519), wrapped under the barrier."""
+
+    __tablename__ = "audit_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    signing_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(_TS)
+
+
+class AuditCheckpointRow(Base):
+    """A signed checkpoint of the chain at one record."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    time: Mapped[str] = mapped_column(String(40))
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)

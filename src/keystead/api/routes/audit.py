@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Final
 
+from starlette.responses import Response, StreamingResponse
+
 from keystead.api.deps import RequestContext
 from keystead.api.routing import AnyEndpoint, Endpoint
-from keystead.api.schemas.audit import AuditPageResponse, AuditRecordResponse, AuditVerifyResponse
+from keystead.api.schemas.audit import (
+    AuditPageResponse,
+    AuditPublicKeyResponse,
+    AuditRecordResponse,
+    AuditVerifyResponse,
+)
 from keystead.api.schemas.base import Empty
 from keystead.domain.audit import Outcome
 from keystead.errors import ValidationFailed
@@ -16,6 +24,7 @@ from keystead.storage.audit_repository import AuditQuery
 
 DEFAULT_PAGE: Final = 100
 MAX_PAGE: Final = 1000
+NDJSON: Final = "application/x-ndjson"
 
 
 def _number(text: str, name: str, low: int, high: int) -> int:
@@ -80,10 +89,34 @@ async def verify_audit(ctx: RequestContext, _: Empty) -> AuditVerifyResponse:
     )  # fmt: skip
 
 
+async def audit_public_key(ctx: RequestContext, _: Empty) -> AuditPublicKeyResponse:
+    """The public half of Keystead's audit signing key: checks checkpoints and exports."""
+    ctx.caller()
+    return AuditPublicKeyResponse(public_key=await ctx.services.audit.public_key_pem())
+
+
+async def export_audit(ctx: RequestContext, _: Empty) -> Response:
+    """The whole log as JSON Lines, closed by a head signed now (streamed)."""
+    lines = ctx.services.audit.export()
+    first = await anext(lines)  # errors (sealed) become a problem answer, not a cut stream
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first.encode()
+        async for line in lines:
+            yield line.encode()
+
+    return StreamingResponse(body(), media_type=NDJSON, headers={"cache-control": "no-store"})
+
+
 ENDPOINTS: list[AnyEndpoint] = [
     Endpoint("GET", "/v1/audit", read_audit, Empty, AuditPageResponse,
              "Read the audit log (filters: since, until, principal, key_id, action, outcome)",
              "audit.read"),
     Endpoint("GET", "/v1/audit/verify", verify_audit, Empty, AuditVerifyResponse,
              "Verify the audit log's hash chain", "audit.verify"),
+    Endpoint("GET", "/v1/audit/public-key", audit_public_key, Empty, AuditPublicKeyResponse,
+             "The audit signing key's public half (PEM)", "audit.public_key", unsealed=True),
+    Endpoint("GET", "/v1/audit/export", export_audit, Empty, str,
+             "Export the log as JSON Lines for offline verification", "audit.export",
+             unsealed=True, media_type=NDJSON),
 ]  # fmt: skip

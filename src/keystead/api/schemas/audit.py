@@ -30,3 +30,10 @@ class AuditVerifyResponse(Response):
     records: int
     first_bad: int | None = None
     reason: str | None = None
+
+
+class AuditPublicKeyResponse(Response):
+    """The audit signing key's public half."""
+
+    public_key: str
+    algorithm: str = "ED25519"

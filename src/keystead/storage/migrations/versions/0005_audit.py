@@ -1,4 +1,4 @@
-"""The hash-chained audit log and its head.
+"""The hash-chained audit log, its head, its signing key and its signed checkpoints.
 
 Revision ID: 0005
 Revises: 0004
@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create audit_log and audit_head."""
+    """Create audit_log, audit_head, audit_keys and audit_checkpoints."""
     op.create_table(
         "audit_log",
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
@@ -37,8 +37,25 @@ def upgrade() -> None:
         sa.Column("entry_hash", sa.LargeBinary(32), nullable=False),
     )
 
+    op.create_table(
+        "audit_keys",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("signing_key_wrapped", sa.LargeBinary, nullable=False),
+        sa.Column("public_key_wrapped", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("time", sa.String(40), nullable=False),
+        sa.Column("entry_hash", sa.LargeBinary(32), nullable=False),
+        sa.Column("signature", sa.LargeBinary, nullable=False),
+    )
+
 
 def downgrade() -> None:
     """Drop them."""
+    op.drop_table("audit_checkpoints")
+    op.drop_table("audit_keys")
     op.drop_table("audit_head")
     op.drop_table("audit_log")
