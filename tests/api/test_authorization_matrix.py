@@ -156,7 +156,8 @@ def test_each_role_is_allowed_exactly_what_it_says(world, role: str) -> None:
             endpoint.method, _path(endpoint.path), json=bodies.get(endpoint.action, {}),
             headers=caller,
         )  # fmt: skip
-        is_json = "json" in response.headers.get("content-type", "")
+        media_type = response.headers.get("content-type", "").split(";")[0]
+        is_json = media_type in {"application/json", "application/problem+json"}
         code = response.json().get("code") if is_json else None
         refused = response.status_code == 403 and code == "PermissionDenied"
         if endpoint.action == "keys.decrypt_batch" and response.status_code == 200:
