@@ -1,7 +1,7 @@
 """``Client`` and ``AsyncClient``: settings, transport, the ``sys`` and ``keys`` namespaces.
 
 The identity namespaces (``auth``, ``tokens``, ``users``, ``roles``, ``policies``, ``grants``)
-live in ``_identity`` and ``_identity_async``.
+live in ``_identity`` and ``_identity_async``; ``audit`` lives in ``_audit``.
 
 Both clients send the request descriptions of ``_calls``; the namespaces only choose which
 one. TLS is always verified, against ``ca_cert`` (``KEYSTEAD_CACERT``) or the system CAs.
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from keystead_sdk import _calls, _identity_calls
+from keystead_sdk._audit import AsyncAuditAPI, AuditAPI
 from keystead_sdk._errors import ConfigurationError, TransportError
 from keystead_sdk._identity import AuthAPI, GrantsAPI, PoliciesAPI, RolesAPI, TokensAPI, UsersAPI
 from keystead_sdk._identity_async import (
@@ -1173,7 +1175,8 @@ class Client:
             not a certificate.
 
     Methods of ``client.sys``, ``client.keys``, ``client.auth``, ``client.tokens``,
-    ``client.users``, ``client.roles``, ``client.policies`` and ``client.grants`` raise
+    ``client.users``, ``client.roles``, ``client.policies``, ``client.grants`` and
+    ``client.audit`` raise
     ``TransportError`` when the server cannot be reached and a ``KeysteadAPIError`` subclass
     when it answers with an error.
     """
@@ -1197,6 +1200,7 @@ class Client:
         self.roles = RolesAPI(self._send)
         self.policies = PoliciesAPI(self._send)
         self.grants = GrantsAPI(self._send)
+        self.audit = AuditAPI(self._send, self._stream)
 
     @property
     def address(self) -> str:
@@ -1223,6 +1227,15 @@ class Client:
         except httpx.TransportError as exc:
             raise TransportError(self.address, exc) from exc
         return call.finish(response)
+
+    @contextmanager
+    def _stream(self, path: str) -> Iterator[httpx.Response]:
+        """A streamed ``GET``, its body not yet read; transport failures, midway too, mapped."""
+        try:
+            with self._http.stream("GET", path, headers=self._settings.headers()) as response:
+                yield response
+        except httpx.TransportError as exc:
+            raise TransportError(self.address, exc) from exc
 
     def close(self) -> None:
         """Close the connections."""
@@ -1272,6 +1285,7 @@ class AsyncClient:
         self.roles = AsyncRolesAPI(self._send)
         self.policies = AsyncPoliciesAPI(self._send)
         self.grants = AsyncGrantsAPI(self._send)
+        self.audit = AsyncAuditAPI(self._send, self._stream)
 
     @property
     def address(self) -> str:
@@ -1298,6 +1312,17 @@ class AsyncClient:
         except httpx.TransportError as exc:
             raise TransportError(self.address, exc) from exc
         return call.finish(response)
+
+    @asynccontextmanager
+    async def _stream(self, path: str) -> AsyncIterator[httpx.Response]:
+        """A streamed ``GET``, its body not yet read; transport failures, midway too, mapped."""
+        try:
+            async with self._http.stream(
+                "GET", path, headers=self._settings.headers()
+            ) as response:
+                yield response
+        except httpx.TransportError as exc:
+            raise TransportError(self.address, exc) from exc
 
     async def close(self) -> None:
         """Close the connections."""

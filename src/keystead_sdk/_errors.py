@@ -32,7 +32,9 @@
         ├── InvalidUnsealKey
         ├── Sealed ─────────── Sealed, NotInitialized
         └── ServerError ────── StorageIntegrityError, StorageUnavailable, BackendUnavailable,
-                               InternalError, and any other 5xx
+            │                  InternalError, and any other 5xx
+            └── AuditWriteFailed ── the audit log cannot be written, so the request was
+                                    refused (503); retry once the operator has fixed it
 
 Within a family, ``code`` tells the cases apart: ``except Conflict as e: if e.code ==
 "KeyStateForbidsOperation": ...``. ``verify`` and ``mac_verify`` answer ``False`` for a
@@ -221,6 +223,14 @@ class ServerError(KeysteadAPIError):
     """
 
 
+class AuditWriteFailed(ServerError):
+    """The server could not write the audit log, so it refused the request (503).
+
+    Keystead fails closed: nothing was done. The operation can be retried once the audit
+    log (its database) is writable again.
+    """
+
+
 _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
     "Unauthenticated": Unauthenticated,
     "InvalidCredentials": InvalidCredentials,
@@ -269,6 +279,7 @@ _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
     "BackendUnavailable": ServerError,
     "StorageUnavailable": ServerError,
     "StorageIntegrityError": ServerError,
+    "AuditWriteFailed": AuditWriteFailed,
 }
 
 # Used when the code is unknown (a newer server) or absent (a proxy's HTML page).

@@ -348,3 +348,19 @@ def test_an_exported_file_verifies_offline_and_names_each_tampering(checkpointed
 
     other = asymmetric.der_to_pem(keygen.generate("ED25519").public_key or b"").encode()
     assert _offline(lines, other).valid is False
+
+
+def test_the_encryption_context_is_kept_only_as_an_hmac(server: Server, settings: Settings) -> None:
+    auditor = server.user_with("ada", ["auditor"])
+    server.as_root("POST", "/v1/keys", {"name": "k", "spec": "AES_256_GCM"})
+    for tenant in ("acme-secret-tenant", "acme-secret-tenant", "globex-other-tenant"):
+        body = {"plaintext": b64(b"x"), "context": {"tenant": tenant}}
+        assert server.as_root("POST", "/v1/keys/k/encrypt", body).status_code == 200
+    encrypts = _records(server, auditor, action="keys.encrypt")
+    digests = [r["record"]["context_hmac"] for r in encrypts]
+    assert digests[0] == digests[1] != digests[2]
+    assert all(len(d) == 64 and int(d, 16) >= 0 for d in digests)
+    with sqlite3.connect(_database(settings)) as db:
+        rows = "\n".join(body for (body,) in db.execute("SELECT body FROM audit_log"))
+    assert "acme-secret-tenant" not in rows
+    assert "globex" not in rows

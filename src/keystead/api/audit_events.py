@@ -27,6 +27,7 @@ class Seen:
     principal: Principal | None = None
     result: object = None
     error: KeysteadError | None = None
+    context_hmac: str | None = None
 
 
 def audit_event(  # noqa: PLR0913 - the parts of a request the record is made of
@@ -58,6 +59,7 @@ def audit_event(  # noqa: PLR0913 - the parts of a request the record is made of
         key=request.path_params.get("key"), key_id=key_id, version=version, outcome=outcome,
         status=status, code=None if error is None else error.code,
         latency_ms=round((time.perf_counter() - seen.started) * 1000, 3),
+        context_hmac=seen.context_hmac,
     )  # fmt: skip
 
 

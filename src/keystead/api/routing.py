@@ -100,6 +100,9 @@ def _endpoint_app(endpoint: AnyEndpoint, max_body: int) -> Callable[[Request], A
                     context.caller(), permission_of(endpoint.action)
                 )
             body = await _decode(request, decoder, max_body) if endpoint.has_body else Empty()
+            context_entries = getattr(body, "context", None)
+            if audited and isinstance(context_entries, dict) and context_entries:
+                seen.context_hmac = await context.services.audit.context_digest(context_entries)
             seen.result = await endpoint.handler(context, body)
         except KeysteadError as error:
             seen.error = error

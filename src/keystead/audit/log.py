@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Final
 
 from keystead.audit import chain, checkpoints, export
-from keystead.crypto import asymmetric, keygen
+from keystead.crypto import asymmetric, hashing, keygen
 from keystead.crypto.secret import KeyMaterial
-from keystead.domain.audit import AuditEvent
+from keystead.domain.audit import AuditEvent, canonical
 from keystead.errors import AuditWriteFailed, DecryptionFailed, Sealed, StorageIntegrityError
 from keystead.seal.barrier import Barrier
 from keystead.storage.audit_repository import AuditQuery, AuditRecord, StoredCheckpoint
@@ -28,6 +28,7 @@ _RETRY_AFTER_SECONDS: Final = 1.0
 _PAGE: Final = 1000
 _SIGNING_BINDING: Final = b"keystead/audit-signing-key/v1"
 _PUBLIC_BINDING: Final = b"keystead/audit-public-key/v1"
+_CONTEXT_KEY_INFO: Final = b"keystead/audit-context-hmac/v1"
 
 
 def _stored(checkpoint: checkpoints.Checkpoint) -> StoredCheckpoint:
@@ -51,6 +52,7 @@ class AuditLog:
         self._barrier = barrier
         self._interval = checkpoint_interval
         self._signing: KeyMaterial | None = None
+        self._context_key: KeyMaterial | None = None
         self._public: bytes | None = None
         self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -108,9 +110,19 @@ class AuditLog:
 
     def forget_keys(self) -> None:
         """Wipe the signing key from memory (on seal)."""
-        if self._signing is not None:
-            self._signing.wipe()
-        self._signing = None
+        for key in (self._signing, self._context_key):
+            if key is not None:
+                key.wipe()
+        self._signing = self._context_key = None
+
+    async def context_digest(self, context: Mapping[str, str]) -> str | None:
+        """Return the HMAC the log keeps of an encryption context; None while sealed.
+
+        The key is derived from the audit signing key, so it lives under the barrier too.
+        """
+        if not context or await self._signing_key() is None or self._context_key is None:
+            return None
+        return hashing.keyed_digest(self._context_key, canonical(dict(context)))
 
     async def _signing_key(self) -> KeyMaterial | None:
         """The audit signing key, made at the first record while unsealed; None while sealed.
@@ -137,6 +149,7 @@ class AuditLog:
         try:
             self._signing = KeyMaterial(self._barrier.decrypt(stored[0], _SIGNING_BINDING))
             self._public = self._barrier.decrypt(stored[1], _PUBLIC_BINDING)
+            self._context_key = hashing.derive_key(self._signing, _CONTEXT_KEY_INFO)
         except DecryptionFailed:
             raise StorageIntegrityError(
                 operator_detail="the audit keys fail their integrity check"

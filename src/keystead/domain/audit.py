@@ -42,6 +42,7 @@ class AuditEvent:
     status: int
     code: str | None
     latency_ms: float
+    context_hmac: str | None = None
 
 
 def canonical(fields: dict[str, object]) -> bytes:
