@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # Audit (issue 5). "none" records nothing: only for measuring what the log costs.
     audit_sink: Literal["database", "none"] = "database"
     audit_checkpoint_interval: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    audit_file: Path | None = None
+    audit_file_max_bytes: Annotated[int, Field(ge=4096, le=1 << 40)] = 100 * 1024 * 1024
+    audit_file_keep: Annotated[int, Field(ge=1, le=1000)] = 10
     # Identity and access (issue 4).
     client_ca: Path | None = None
     allow_registration: bool = False

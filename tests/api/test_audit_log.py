@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -364,3 +365,28 @@ def test_the_encryption_context_is_kept_only_as_an_hmac(server: Server, settings
         rows = "\n".join(body for (body,) in db.execute("SELECT body FROM audit_log"))
     assert "acme-secret-tenant" not in rows
     assert "globex" not in rows
+
+
+def test_the_file_sink_holds_the_same_records_in_order_and_rotates(tmp_path: Path) -> None:
+    sink = tmp_path / "audit" / "audit.jsonl"
+    sink.parent.mkdir()
+    settings = load_settings(
+        data_dir=tmp_path / "d", insecure_http=True, audit_file=sink, audit_file_max_bytes=4096,
+        audit_file_keep=50, audit_checkpoint_interval=5,
+    )  # fmt: skip
+    with running(settings) as server:
+        auditor = _workload(server)
+        stored = _records(server, auditor)
+    files = sorted(sink.parent.glob("audit.jsonl.*"), key=lambda p: -int(p.suffix[1:]))
+    assert files, "the sink never rotated at 4 KiB"
+    assert all(p.stat().st_size <= 4096 for p in files)
+    assert stat.S_IMODE(sink.stat().st_mode) == 0o600
+    lines = [json.loads(line) for p in [*files, sink] for line in p.read_text().splitlines()]
+    records = [line for line in lines if line["type"] == "record"]
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    by_seq = {r["seq"]: r for r in stored}
+    for record in records:
+        if record["seq"] in by_seq:
+            assert json.loads(record["body"]) == by_seq[record["seq"]]["record"]
+            assert record["entry_hash"] == by_seq[record["seq"]]["entry_hash"]
+    assert any(line["type"] == "checkpoint" for line in lines)

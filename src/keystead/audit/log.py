@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from keystead.audit import chain, checkpoints, export
+from keystead.audit.file_sink import FileSink
 from keystead.crypto import asymmetric, hashing, keygen
 from keystead.crypto.secret import KeyMaterial
 from keystead.domain.audit import AuditEvent, canonical
@@ -46,7 +47,9 @@ class AuditLog:
         clock: Callable[[], datetime],
         barrier: Barrier,
         checkpoint_interval: int = 1000,
+        file_sink: FileSink | None = None,
     ) -> None:
+        self._file = file_sink
         self._database = database
         self._clock = clock
         self._barrier = barrier
@@ -93,12 +96,16 @@ class AuditLog:
                     records = chain.link(head, [event for event, _ in batch])
                     await uow.audit.append(records)
                     last = records[-1]
+                    lines = [export.record_line(record) for record in records]
                     if (
                         signing is not None
                         and last.seq // self._interval > head[0] // self._interval
                     ):
                         signed = checkpoints.sign(signing, last.seq, last.entry_hash, self.now())
                         await uow.audit.add_checkpoint(_stored(signed))
+                        lines.append(export.checkpoint_line(signed))
+                if self._file is not None:
+                    await self._file.write(lines)
             except Exception as exc:  # noqa: BLE001 - any failure must fail its batch, or its requests wait forever
                 self._broken_until = time.monotonic() + _RETRY_AFTER_SECONDS
                 for _, future in batch:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import structlog
 
+from keystead.audit.file_sink import FileSink
 from keystead.audit.log import AuditLog, DiscardingAuditLog
 from keystead.config import Settings
 from keystead.crypto.passwords import Argon2Parameters, PasswordHasher
@@ -142,7 +143,12 @@ def _audit_log(settings: Settings, database: Database, clock: Clock, barrier: Ba
     if settings.audit_sink == "none":
         _log.warning("audit_sink is none: requests are NOT recorded; never run so in production")
         kind = DiscardingAuditLog
-    return kind(database, clock, barrier, settings.audit_checkpoint_interval)
+    sink = None
+    if settings.audit_file is not None:
+        sink = FileSink(
+            settings.audit_file, settings.audit_file_max_bytes, settings.audit_file_keep
+        )
+    return kind(database, clock, barrier, settings.audit_checkpoint_interval, sink)
 
 
 def _lifetimes(settings: Settings) -> TokenLifetimes:
