@@ -9,13 +9,13 @@ PermissionDenied. The key-user holds a grant of every operation on the keys used
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
 
 from conftest import b64
-from identity_support import PASSWORD, Server, running
+from endpoint_calls import endpoint_path, request_bodies
+from identity_support import Server, running
 from keystead.api.app import endpoint_table
 from keystead.api.metrics import Metrics
 from keystead.config import Settings
@@ -78,51 +78,6 @@ def test_every_authenticated_endpoint_has_a_rule_here() -> None:
     assert set(EXPECTED) - actions == set(), "EXPECTED names an endpoint that is gone"
 
 
-def _bodies(fixtures: dict[str, str]) -> dict[str, dict]:
-    """A well-formed body per action, so that each request reaches its authorization check."""
-    ciphertext, signature = fixtures["ciphertext"], b64(b"\x30" * 70)
-    return {
-        "keys.encrypt": {"plaintext": b64(b"x")}, "keys.decrypt": {"ciphertext": ciphertext},
-        "keys.decrypt_with_key": {"ciphertext": ciphertext},
-        "keys.reencrypt": {"ciphertext": ciphertext},
-        "keys.data_key": {"spec": "AES_256", "plaintext": True},
-        "keys.sign": {"message": b64(b"m")},
-        "keys.verify": {"message": b64(b"m"), "signature": signature},
-        "keys.mac": {"message": b64(b"m")},
-        "keys.mac_verify": {"message": b64(b"m"), "mac": b64(b"\x00" * 32)},
-        "keys.decapsulate": {"encapsulation": b64(b"\x00" * 1088)},
-        "keys.agree": {"peer_public_key": b64(b"\x00" * 32)},
-        "keys.encrypt_batch": {"items": [{"plaintext": b64(b"x")}] * 2},
-        "keys.decrypt_batch": {"items": [{"ciphertext": ciphertext}] * 2},
-        "keys.sign_batch": {"items": [{"message": b64(b"m")}] * 2},
-        "keys.verify_batch": {"items": [{"message": b64(b"m"), "signature": signature}] * 2},
-        "sys.random": {"bytes": 16},
-        "keys.create": {"name": "made-in-matrix", "spec": "AES_256_GCM"},
-        "keys.update": {"description": "changed"},
-        "keys.revoke": {"reason": "SUPERSEDED"},
-        "keys.schedule_destruction": {"pending_days": 7},
-        "keys.version_schedule_destruction": {"pending_days": 7},
-        "grants.create": {"principal": "someone", "operations": ["encrypt"]},
-        "users.create": {"username": "made-in-matrix", "password": PASSWORD, "roles": []},
-        "users.update": {"roles": []},
-        "users.set_password": {"password": PASSWORD + " again"},
-        "policies.create": {"name": "made", "statements": [{"effect": "allow", "actions": ["*"]}]},
-        "policies.update": {"name": "target", "statements": [{"effect": "deny", "actions": ["*"]}]},
-        "roles.create": {"name": "made", "policies": ["key-user"]},
-        "roles.update": {"name": "target", "policies": ["key-user"]},
-        "auth.password": {"current_password": "not the password", "new_password": PASSWORD},
-        "auth.totp_enroll": {"password": PASSWORD},
-        "auth.totp_confirm": {"code": "000000"}, "auth.totp_disable": {"code": "000000"},
-        "tokens.create": {"ttl_seconds": 3600},
-    }  # fmt: skip
-
-
-def _path(template: str) -> str:
-    values = {"key": "matrix", "version": "1", "name": "target", "grant_id": "none",
-              "token_id": "none"}  # fmt: skip
-    return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], template)
-
-
 @pytest.fixture
 def world(settings: Settings) -> Iterator[tuple[Server, dict[str, str]]]:
     with running(settings) as server:
@@ -149,11 +104,11 @@ def test_each_role_is_allowed_exactly_what_it_says(world, role: str) -> None:
     caller = server.user_with(f"matrix-{role}", roles)
     grant = {"principal": f"matrix-{role}", "operations": fixtures["operations"].split(",")}
     assert server.as_root("POST", "/v1/keys/matrix/grants", grant).status_code == 201
-    bodies = _bodies(fixtures)
+    bodies = request_bodies(fixtures)
     wrong = []
     for endpoint in ORDERED:
         response = server.client.request(
-            endpoint.method, _path(endpoint.path), json=bodies.get(endpoint.action, {}),
+            endpoint.method, endpoint_path(endpoint.path), json=bodies.get(endpoint.action, {}),
             headers=caller,
         )  # fmt: skip
         media_type = response.headers.get("content-type", "").split(";")[0]
@@ -172,12 +127,12 @@ def test_each_role_is_allowed_exactly_what_it_says(world, role: str) -> None:
 
 def test_root_may_do_everything_but_use_a_users_own_key(world) -> None:
     server, fixtures = world
-    bodies = _bodies(fixtures)
+    bodies = request_bodies(fixtures)
     for endpoint in ORDERED:
         if endpoint.action in LAST:
             continue
         response = server.client.request(
-            endpoint.method, _path(endpoint.path), json=bodies.get(endpoint.action, {}),
+            endpoint.method, endpoint_path(endpoint.path), json=bodies.get(endpoint.action, {}),
             headers=server.root,
         )  # fmt: skip
         assert response.status_code not in {401, 403}, (endpoint.action, response.text)
