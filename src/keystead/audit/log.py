@@ -26,6 +26,9 @@ from keystead.storage.uow import Database
 
 # After a failed write, requests are refused for this long; then one is let through to try.
 _RETRY_AFTER_SECONDS: Final = 1.0
+# Another node (or worker process) may append between our read of the head and our write:
+# the batch is linked again to the new head, a few times, before it fails.
+_ATTEMPTS: Final = 3
 _PAGE: Final = 1000
 _SIGNING_BINDING: Final = b"keystead/audit-signing-key/v1"
 _PUBLIC_BINDING: Final = b"keystead/audit-public-key/v1"
@@ -89,31 +92,45 @@ class AuditLog:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
-            try:
-                signing = await self._signing_key()
-                async with self._database.unit_of_work() as uow:
-                    head = await uow.audit.head()
-                    records = chain.link(head, [event for event, _ in batch])
-                    await uow.audit.append(records)
-                    last = records[-1]
-                    lines = [export.record_line(record) for record in records]
-                    if (
-                        signing is not None
-                        and last.seq // self._interval > head[0] // self._interval
-                    ):
-                        signed = checkpoints.sign(signing, last.seq, last.entry_hash, self.now())
-                        await uow.audit.add_checkpoint(_stored(signed))
-                        lines.append(export.checkpoint_line(signed))
-                if self._file is not None:
+            events = [event for event, _ in batch]
+            failure: Exception | None = None
+            lines: list[str] = []
+            for _ in range(_ATTEMPTS):
+                try:
+                    lines = await self._write(events)
+                except Exception as exc:  # noqa: BLE001 - any failure must fail its batch, or its requests wait forever
+                    failure = exc
+                else:
+                    failure = None
+                    break
+            if failure is None and self._file is not None:
+                try:
                     await self._file.write(lines)
-            except Exception as exc:  # noqa: BLE001 - any failure must fail its batch, or its requests wait forever
+                except OSError as exc:
+                    failure = exc
+            if failure is not None:
                 self._broken_until = time.monotonic() + _RETRY_AFTER_SECONDS
                 for _, future in batch:
-                    future.set_exception(AuditWriteFailed(operator_detail=repr(exc)))
-            else:
-                self._broken_until = 0.0
-                for _, future in batch:
-                    future.set_result(None)
+                    future.set_exception(AuditWriteFailed(operator_detail=repr(failure)))
+                continue
+            self._broken_until = 0.0
+            for _, future in batch:
+                future.set_result(None)
+
+    async def _write(self, events: list[AuditEvent]) -> list[str]:
+        """Append one batch in one transaction, checkpointing if due; return its export lines."""
+        signing = await self._signing_key()
+        async with self._database.unit_of_work() as uow:
+            head = await uow.audit.head()
+            records = chain.link(head, events)
+            await uow.audit.append(records)
+            last = records[-1]
+            lines = [export.record_line(record) for record in records]
+            if signing is not None and last.seq // self._interval > head[0] // self._interval:
+                signed = checkpoints.sign(signing, last.seq, last.entry_hash, self.now())
+                await uow.audit.add_checkpoint(_stored(signed))
+                lines.append(export.checkpoint_line(signed))
+        return lines
 
     def forget_keys(self) -> None:
         """Wipe the signing key from memory (on seal)."""

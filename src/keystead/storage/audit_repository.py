@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from keystead.storage.engine import AsyncSession
@@ -77,6 +77,11 @@ class AuditRepository:
         The lock (a row lock on PostgreSQL, the write lock on SQLite) lasts until the
         transaction ends, so records of two nodes never share a seq.
         """
+        # Writing first takes SQLite's write lock at once (waiting for it up to busy_timeout),
+        # so the head read next is the newest; a read first would be refused the upgrade.
+        await self._session.execute(
+            update(AuditHeadRow).where(AuditHeadRow.id == _HEAD_ID).values(seq=AuditHeadRow.seq)
+        )
         row = await self._session.get(
             AuditHeadRow, _HEAD_ID, with_for_update=True, populate_existing=True
         )
