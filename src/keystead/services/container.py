@@ -33,7 +33,14 @@ from keystead.services.tokens import TokenLifetimes, TokenService
 from keystead.services.totp_enrolment import TotpService
 from keystead.services.usage import UsageMeter
 from keystead.services.users import UserPolicy, UserService
-from keystead.storage.engine import AsyncEngine, create_database_engine, migrate, session_factory
+from keystead.storage.audit_writer import AuditWriter
+from keystead.storage.engine import (
+    AsyncEngine,
+    create_database_engine,
+    create_sync_engine,
+    migrate,
+    session_factory,
+)
 from keystead.storage.uow import Database
 
 _log = structlog.get_logger("keystead.services")
@@ -66,6 +73,7 @@ class Services:
     async def close(self) -> None:
         """Seal (wiping key material) and release the database connections."""
         self.barrier.seal()
+        self.audit.close()
         await self.engine.dispose()
 
 
@@ -139,6 +147,7 @@ def build_services(
 
 
 def _audit_log(settings: Settings, database: Database, clock: Clock, barrier: Barrier) -> AuditLog:
+    writer = AuditWriter(create_sync_engine(settings.database_url_value))
     kind = AuditLog
     if settings.audit_sink == "none":
         _log.warning("audit_sink is none: requests are NOT recorded; never run so in production")
@@ -148,7 +157,7 @@ def _audit_log(settings: Settings, database: Database, clock: Clock, barrier: Ba
         sink = FileSink(
             settings.audit_file, settings.audit_file_max_bytes, settings.audit_file_keep
         )
-    return kind(database, clock, barrier, settings.audit_checkpoint_interval, sink)
+    return kind(database, writer, clock, barrier, settings.audit_checkpoint_interval, sink)
 
 
 def _lifetimes(settings: Settings) -> TokenLifetimes:

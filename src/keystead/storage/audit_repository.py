@@ -5,11 +5,10 @@ There is no update and no delete: the log is append-only (STYLE.md C29).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from keystead.storage.engine import AsyncSession
@@ -70,42 +69,6 @@ class AuditRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def head(self) -> tuple[int, bytes]:
-        """Return the last record's seq and hash (0 and the genesis hash when empty), locked.
-
-        The lock (a row lock on PostgreSQL, the write lock on SQLite) lasts until the
-        transaction ends, so records of two nodes never share a seq.
-        """
-        # Writing first takes SQLite's write lock at once (waiting for it up to busy_timeout),
-        # so the head read next is the newest; a read first would be refused the upgrade.
-        await self._session.execute(
-            update(AuditHeadRow).where(AuditHeadRow.id == _HEAD_ID).values(seq=AuditHeadRow.seq)
-        )
-        row = await self._session.get(
-            AuditHeadRow, _HEAD_ID, with_for_update=True, populate_existing=True
-        )
-        if row is None:
-            return 0, GENESIS_HASH
-        return row.seq, row.entry_hash
-
-    async def append(self, records: Sequence[AuditRecord]) -> None:
-        """Insert records that follow the head, and move the head to the last of them."""
-        self._session.add_all(
-            AuditRow(
-                seq=r.seq, time=r.time, principal=r.principal, action=r.action,
-                key_id=r.key_id, outcome=r.outcome, body=r.body, prev_hash=r.prev_hash,
-                entry_hash=r.entry_hash,
-            )
-            for r in records
-        )  # fmt: skip
-        last = records[-1]
-        head = await self._session.get(AuditHeadRow, _HEAD_ID)
-        if head is None:
-            self._session.add(AuditHeadRow(id=_HEAD_ID, seq=last.seq, entry_hash=last.entry_hash))
-        else:
-            head.seq, head.entry_hash = last.seq, last.entry_hash
-        await self._session.flush()
 
     async def recorded_head(self) -> tuple[int, bytes] | None:
         """Return the head without locking it, or None before the first record."""

@@ -21,6 +21,7 @@ __all__ = [
     "AsyncEngine",
     "AsyncSession",
     "create_database_engine",
+    "create_sync_engine",
     "mask_dsn",
     "migrate",
     "session_factory",
@@ -72,6 +73,13 @@ def create_database_engine(database_url: str) -> AsyncEngine:
     """Return the async engine the services use."""
     engine = create_async_engine(_url_for(database_url, _ASYNC_DRIVERS), pool_pre_ping=True)
     _install_pragmas(engine.sync_engine)
+    return engine
+
+
+def create_sync_engine(database_url: str) -> Engine:
+    """Return a synchronous engine, for work done whole in a worker thread (audit appends)."""
+    engine = create_engine(_url_for(database_url, _SYNC_DRIVERS), pool_pre_ping=True)
+    _install_pragmas(engine)
     return engine
 
 
