@@ -16,6 +16,15 @@ It depends only on httpx and pydantic and never imports the server (STYLE.md C1)
 
 from pydantic import BaseModel
 
+from keystead_sdk._audit import AsyncAuditAPI, AuditAPI
+from keystead_sdk._audit_models import (
+    AuditEntry,
+    AuditExport,
+    AuditPage,
+    AuditPublicKey,
+    AuditRecord,
+    AuditVerification,
+)
 from keystead_sdk._client import (
     AsyncClient,
     AsyncKeysAPI,
@@ -26,6 +35,7 @@ from keystead_sdk._client import (
 )
 from keystead_sdk._envelope import ciphertext_key_id
 from keystead_sdk._errors import (
+    AuditWriteFailed,
     ConfigurationError,
     Conflict,
     CryptoError,
@@ -97,6 +107,7 @@ from keystead_sdk._models import (
 )
 
 __all__ = [
+    "AsyncAuditAPI",
     "AsyncAuthAPI",
     "AsyncClient",
     "AsyncGrantsAPI",
@@ -106,6 +117,14 @@ __all__ = [
     "AsyncSysAPI",
     "AsyncTokensAPI",
     "AsyncUsersAPI",
+    "AuditAPI",
+    "AuditEntry",
+    "AuditExport",
+    "AuditPage",
+    "AuditPublicKey",
+    "AuditRecord",
+    "AuditVerification",
+    "AuditWriteFailed",
     "AuthAPI",
     "Client",
     "ConfigurationError",

@@ -91,14 +91,8 @@ def list_records(  # noqa: PLR0913 - one argument per query parameter
         params["since"] = _iso("since", since)
     if until is not None:
         params["until"] = _iso("until", until)
-    for name, value in (
-        ("principal", principal),
-        ("key_id", key_id),
-        ("action", action),
-        ("outcome", outcome),
-    ):
-        if value is not None:
-            params[name] = value
+    filters = {"principal": principal, "key_id": key_id, "action": action, "outcome": outcome}
+    params.update({name: value for name, value in filters.items() if value is not None})
     return Call("GET", "/v1/audit", _page, params=params)
 
 

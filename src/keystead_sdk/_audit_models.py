@@ -35,6 +35,9 @@ class AuditRecord(_Model):
         status: The HTTP status of the answer.
         code: The error code of a refused or failed request; ``None`` on success.
         latency_ms: How long the server took to answer.
+        context_hmac: A keyed hash (hex) of the request's encryption context, so that two
+            requests with the same context can be matched without the log holding it;
+            ``None`` without a context.
     """
 
     seq: int
@@ -54,6 +57,7 @@ class AuditRecord(_Model):
     status: int
     code: str | None = None
     latency_ms: float
+    context_hmac: str | None = None
 
 
 class AuditEntry(_Model):

@@ -1317,9 +1317,7 @@ class AsyncClient:
     async def _stream(self, path: str) -> AsyncIterator[httpx.Response]:
         """A streamed ``GET``, its body not yet read; transport failures, midway too, mapped."""
         try:
-            async with self._http.stream(
-                "GET", path, headers=self._settings.headers()
-            ) as response:
+            async with self._http.stream("GET", path, headers=self._settings.headers()) as response:
                 yield response
         except httpx.TransportError as exc:
             raise TransportError(self.address, exc) from exc

@@ -24,6 +24,7 @@ family (STYLE.md C32):
 7     Sealed or NotInitialized
 8     the server could not be reached (connection refused, TLS verification, timeout)
 9     local configuration: a bad KEYSTEAD_ADDR or KEYSTEAD_CACERT
+10    ``audit verify`` only: the audit log (or export file) failed verification
 ====  ================================================================================
 """
 
@@ -73,6 +74,7 @@ class ExitCode(IntEnum):
     SEALED = 7
     UNREACHABLE = 8
     CONFIGURATION = 9
+    AUDIT_INVALID = 10
 
 
 # Checked in order: the first family the error belongs to decides.
