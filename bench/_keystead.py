@@ -54,14 +54,24 @@ def supports_workers() -> bool:
     return "--workers" in done.stdout
 
 
-def start_keystead(data_dir: Path, log_dir: Path, workers: int) -> Keystead:
-    """Start `keystead server --dev` (TLS, SQLite in ``data_dir``) and wait until it serves."""
+def start_keystead(
+    data_dir: Path,
+    log_dir: Path,
+    workers: int,
+    *,
+    env: dict[str, str] | None = None,
+    name: str | None = None,
+) -> Keystead:
+    """Start `keystead server --dev` (TLS, SQLite in ``data_dir``) and wait until it serves.
+
+    ``env`` adds environment variables (``KEYSTEAD_AUDIT_SINK``, say); ``name`` names its logs.
+    """
     port = free_port()
     argv = [str(KEYSTEAD), "server", "--dev", "--data-dir", str(data_dir),
             "--listen", f"127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
     if workers > 1:
         argv += ["--workers", str(workers)]
-    server = start(f"keystead-w{workers}", argv, log_dir)
+    server = start(name or f"keystead-w{workers}", argv, log_dir, env)
     address = wait_for_line(server, "Address:")
     ca_file = wait_for_line(server, "CA certificate:")
     token = wait_for_line(server, "Root token:")
@@ -189,3 +199,19 @@ def write_echo_body(path: Path) -> Path:
     """Write the 1 KiB-plaintext JSON body that encrypt and the echo baselines both get."""
     path.write_text(json.dumps({"plaintext": _b64(os.urandom(PAYLOAD))}), encoding="ascii")
     return path
+
+
+def verify_audit(keystead: Keystead, timeout: float = 300.0) -> dict[str, Any] | str:
+    """Ask the server to walk its audit chain: its verdict, or why it could not answer."""
+    with httpx.Client(
+        base_url=keystead.address, verify=keystead.tls, timeout=timeout,
+        headers={"Authorization": f"Bearer {keystead.token}"},
+    ) as client:  # fmt: skip
+        try:
+            answer = client.get("/v1/audit/verify")
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"
+    if not answer.is_success:
+        return f"{answer.status_code} {answer.text[:200]}"
+    verdict: dict[str, Any] = answer.json()
+    return verdict

@@ -7,8 +7,14 @@ it measures a bare Starlette echo and a raw ASGI echo of the same body (bench/ba
 and prints each operation as a ratio of both. It also prints the CPU wrk, the server and every
 other process used, so a reader can tell whether the load generator was the bottleneck.
 
+With --audit-compare it measures instead what the audit log costs (issue 5, must-show 4): two
+dev servers, one with the audit log on and one with KEYSTEAD_AUDIT_SINK=none (records nothing),
+with the same certificate, workers and load; encrypt, decrypt and sign ED25519 run under wrk in
+alternating rounds (audit on, no-op, audit on, no-op, ...), and it prints both and the ratio.
+
 usage: .venv/bin/python bench/http_ops.py [--duration 10] [--connections 64] [--workers 1,2]
                                            [--quick] [--threads 2] [--settle 1] [--keep]
+                                           [--audit-compare [--rounds 2]]
 Needs wrk (apt-get install -y wrk); exits 2 without it, 1 if a server fails to start.
 """
 
@@ -23,10 +29,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import _keystead
 import _procs
 import _wrk
+from _audit_report import LABELS, SINKS, Sample, print_audit_report
 from _report import Row, print_report
 
 from keystead.crypto.certificates import ensure_dev_certificates
@@ -41,6 +49,7 @@ NO_WRK = (
 WORKERS_MISSING = (
     "not supported by the server yet (issue 3 note): `keystead server` has no --workers"
 )
+AUDIT_OPERATIONS = ("encrypt 1 KiB", "decrypt 1 KiB", "sign ED25519")
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,76 @@ def run(plan: Plan) -> list[Row]:
     return rows
 
 
+def _start_sink(
+    plan: Plan, workers: int, sink: str
+) -> tuple[_keystead.Keystead, dict[str, _keystead.Operation]]:
+    """Start a dev server with ``KEYSTEAD_AUDIT_SINK=sink`` and prepare the compared operations."""
+    data_dir = plan.root / f"data-{sink}-w{workers}"
+    data_dir.mkdir(mode=0o700)
+    # The run's one certificate, so both servers do the same TLS work.
+    shutil.copytree(plan.data_dir / "tls", data_dir / "tls")
+    keystead = _keystead.start_keystead(data_dir, plan.root, workers,
+                                        env={"KEYSTEAD_AUDIT_SINK": sink},
+                                        name=f"keystead-{sink}-w{workers}")  # fmt: skip
+    print(f"  keystead ({workers} worker(s), {LABELS[sink]}) at {keystead.address}: creating keys")
+    body_dir = plan.root / f"bodies-{sink}-w{workers}"
+    operations = _keystead.prepare(keystead, body_dir, plan.echo_body)
+    return keystead, {op.name: op for op in operations if op.name in AUDIT_OPERATIONS}
+
+
+def _compare_audit(
+    plan: Plan, workers: int, rounds: int
+) -> tuple[list[Sample], dict[tuple[int, str], dict[str, Any] | str]]:
+    """Run each operation on both servers in alternating rounds; then verify both chains."""
+    servers: dict[str, tuple[_keystead.Keystead, dict[str, _keystead.Operation]]] = {}
+    try:
+        for sink in SINKS:
+            servers[sink] = _start_sink(plan, workers, sink)
+        samples: list[Sample] = []
+        for round_ in range(1, rounds + 1):
+            for name in AUDIT_OPERATIONS:
+                for sink in SINKS:
+                    keystead, operations = servers[sink]
+                    op = operations.get(name)
+                    if op is None or op.body is None:
+                        if round_ == 1:
+                            why = op.skipped if op else "not offered by the server"
+                            print(f"  {name}, {LABELS[sink]}: skipped ({why})")
+                            samples.append(Sample(workers, name, sink, round_, None, note=why))
+                        continue
+                    print(f"  round {round_}: {name}, {LABELS[sink]} ...", flush=True)
+                    result, events = _measure(keystead.server, keystead.address + op.path,
+                                              op.body, keystead.token, plan)  # fmt: skip
+                    samples.append(Sample(workers, name, sink, round_, result, log_events=events))
+        print("  verifying both audit chains ...", flush=True)
+        verdicts = {(workers, sink): _keystead.verify_audit(keystead)
+                    for sink, (keystead, _) in servers.items()}  # fmt: skip
+        return samples, verdicts
+    finally:
+        for keystead, _ in servers.values():
+            keystead.server.stop()
+
+
+def run_audit_compare(
+    plan: Plan, rounds: int
+) -> tuple[list[Sample], dict[tuple[int, str], dict[str, Any] | str]]:
+    """Compare audit on with the no-op sink for every worker count in ``plan``."""
+    can_scale = _keystead.supports_workers()
+    samples: list[Sample] = []
+    verdicts: dict[tuple[int, str], dict[str, Any] | str] = {}
+    for workers in plan.workers:
+        print(f"[{workers} worker(s): audit on vs no-op sink, {rounds} round(s)]", flush=True)
+        if workers > 1 and not can_scale:
+            print(f"  keystead: {WORKERS_MISSING}")
+            samples.extend(Sample(workers, name, SINKS[0], 1, None, note=WORKERS_MISSING)
+                           for name in AUDIT_OPERATIONS)  # fmt: skip
+            continue
+        measured, checked = _compare_audit(plan, workers, rounds)
+        samples.extend(measured)
+        verdicts.update(checked)
+    return samples, verdicts
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per operation")
@@ -150,7 +229,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--settle", type=float, default=1.0, help="seconds to let the server drain between runs"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--audit-compare", action="store_true",
+        help="instead of the usual run: audit log on vs KEYSTEAD_AUDIT_SINK=none (issue 5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="with --audit-compare: rounds of both servers"
+    )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds takes a positive integer")
     try:
         args.worker_counts = tuple(int(n) for n in args.workers.split(",") if n.strip())
     except ValueError:
@@ -177,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     ensure_dev_certificates(plan.data_dir, hosts=("127.0.0.1", "localhost", "::1"))
     _keystead.write_echo_body(plan.echo_body)
     try:
-        rows = run(plan)
+        if args.audit_compare:
+            samples, verdicts = run_audit_compare(plan, args.rounds)
+        else:
+            rows = run(plan)
     except _procs.ServerFailedError as error:
         print(f"\nA server failed:\n{error}", file=sys.stderr)
         return 1
@@ -185,7 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         _procs.stop_all()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    print_report(rows, plan.load, os.cpu_count() or 1)
+    if args.audit_compare:
+        print_audit_report(samples, verdicts, plan.load, os.cpu_count() or 1, args.rounds)
+    else:
+        print_report(rows, plan.load, os.cpu_count() or 1)
     return 0
 
 
