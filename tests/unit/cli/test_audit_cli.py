@@ -9,32 +9,39 @@ does not verify.
 from __future__ import annotations
 
 import json
-import stat
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from cli_harness import (
+    CliHarness,
+    FakeServer,
+    mode,
+    plain_terminal,  # noqa: F401  (an autouse fixture)
+    problem,
+    run,
+    table_lines,
+)
 from keystead.audit import chain, checkpoints
 from keystead.audit.export import checkpoint_line, record_line
 from keystead.cli import client as cli_client
-from keystead.cli.main import app
 from keystead.crypto import asymmetric, keygen
 from keystead.domain.audit import AuditEvent, Outcome
 from keystead.storage.audit_repository import GENESIS_HASH
 from keystead_sdk import Client
 
-ADDRESS = "https://kms.test:8200"
 TOKEN = "kst_audit-cli-token-never-print"
 NDJSON = "application/x-ndjson"
 KEY_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"
 AUDIT_INVALID = 10
 
-Handler = Callable[[httpx.Request], httpx.Response]
+CLI = CliHarness(TOKEN)
+server = CLI.server_fixture()
+assert_clean_exit = CLI.assert_clean_exit
 
 
 def record(seq: int, **changes: object) -> dict[str, object]:
@@ -53,59 +60,6 @@ def entry(seq: int, **changes: object) -> dict[str, object]:
             "entry_hash": f"{seq:02x}" * 32}  # fmt: skip
 
 
-def problem(status: int, code: str, detail: str = "the detail") -> httpx.Response:
-    body = {"type": "about:blank", "title": "T", "status": status, "detail": detail,
-            "code": code, "request_id": "req-5"}  # fmt: skip
-    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
-
-
-@dataclass
-class FakeServer:
-    """Routes (method, path) to handlers and keeps the requests."""
-
-    routes: dict[tuple[str, str], Handler] = field(default_factory=dict)
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        path = request.url.raw_path.split(b"?")[0].decode()
-        handler = self.routes.get((request.method, path))
-        if handler is None:
-            return problem(404, "RouteNotFound", f"{request.method} {path}")
-        return handler(request)
-
-    def on(self, method: str, path: str, answer: object) -> None:
-        def canned(_: httpx.Request) -> httpx.Response:
-            return httpx.Response(200, json=answer)
-
-        self.routes[(method, path)] = answer if callable(answer) else canned
-
-    def params(self, index: int = -1) -> dict[str, str]:
-        return dict(self.requests[index].url.params)
-
-
-@pytest.fixture(autouse=True)
-def _plain_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("FORCE_COLOR", "KEYSTEAD_ADDR", "KEYSTEAD_TOKEN", "KEYSTEAD_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
-    fake = FakeServer()
-
-    def make_client(token: str | None = None, *, use_saved: bool = True) -> Client:
-        del use_saved
-        return Client(ADDRESS, token=token or TOKEN, transport=httpx.MockTransport(fake))
-
-    monkeypatch.setattr(cli_client, "make_client", make_client)
-    return fake
-
-
 @pytest.fixture
 def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if the command builds a client at all (no server, no token)."""
@@ -114,26 +68,6 @@ def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError((token, use_saved))
 
     monkeypatch.setattr(cli_client, "make_client", make_client)
-
-
-def run(*args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(app, list(args), input=stdin)
-
-
-def assert_clean_exit(result: Result, code: int) -> None:
-    assert result.exit_code == code, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    assert TOKEN not in result.output
-
-
-def table_lines(text: str) -> set[str]:
-    table = str.maketrans("│┃", "  ")
-    return {" ".join(line.translate(table).split()) for line in text.splitlines()}
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 # --- list --------------------------------------------------------------------------------------
@@ -147,7 +81,7 @@ def test_list_prints_a_table(server: FakeServer) -> None:
     assert_clean_exit(result, 0)
     assert server.params() == {"limit": "100"}
     assert server.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
-    lines = table_lines(result.stdout)
+    lines = table_lines(result.stdout, drop_inner=True)
     assert "Seq Time Principal Action Key Outcome Status Code" in lines
     assert "1 2026-11-28 12:00:01Z alice keys.decrypt orders allowed 200 -" in lines
     assert f"2 2026-11-28 12:00:02Z bob keys.decrypt {KEY_ID} refused 403 PermissionDenied" in lines

@@ -11,21 +11,25 @@ from __future__ import annotations
 import base64
 import json
 import os
-import stat
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner, Result
 
+from cli_harness import (
+    ADDRESS,
+    CliHarness,
+    FakeServer,
+    mode,
+    plain_terminal,  # noqa: F401  (an autouse fixture)
+    problem,
+    run,
+    table_lines,
+)
 from keystead.cli import client as cli_client
 from keystead.cli import prompts, token_store
-from keystead.cli.main import app
 from keystead_sdk import Client
 
-ADDRESS = "https://kms.test:8200"
 TOKEN = "kst_cli-caller-token-never-print"
 NEW_TOKEN = "kst_new-session-token-from-login"
 ENV_TOKEN = "kst_from-the-environment"
@@ -39,7 +43,9 @@ SHARE = b"\x42" * 33
 ROOT_TOKEN = "kst_root_regenerated"
 WHEN = "2030-01-02T03:04:05Z"
 
-Handler = Callable[[httpx.Request], httpx.Response]
+CLI = CliHarness(TOKEN, never_print=(PASSWORD, NEW_PASSWORD))
+server = CLI.server_fixture()
+assert_clean_exit = CLI.assert_clean_exit
 
 ISSUED = {"token": NEW_TOKEN, "id": "tok_9", "expires_at": WHEN,
           "max_expires_at": "2030-02-01T00:00:00Z", "roles": ["key-user", "auditor"]}  # fmt: skip
@@ -66,101 +72,14 @@ GRANT = {"id": "g_1", "key_id": USER["key_id"], "principal": "bob",
 PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"
 
 
-def problem(status: int, code: str, detail: str = "the detail") -> httpx.Response:
-    body = {"type": "about:blank", "title": "T", "status": status, "detail": detail,
-            "code": code, "request_id": "req-5"}  # fmt: skip
-    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
-
-
-@dataclass
-class FakeServer:
-    """Routes (method, path) to handlers, keeps the requests and the token each client had."""
-
-    routes: dict[tuple[str, str], Handler] = field(default_factory=dict)
-    requests: list[httpx.Request] = field(default_factory=list)
-    tokens: list[str | None] = field(default_factory=list)
-    used_saved: list[bool] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        path = request.url.raw_path.split(b"?")[0].decode()
-        handler = self.routes.get((request.method, path))
-        if handler is None:
-            return problem(404, "RouteNotFound", f"{request.method} {path}")
-        return handler(request)
-
-    def on(self, method: str, path: str, answer: object = None, *, status: int = 200) -> None:
-        def canned(_: httpx.Request) -> httpx.Response:
-            return (
-                httpx.Response(status, json=answer)
-                if answer is not None
-                else (httpx.Response(status))
-            )
-
-        self.routes[(method, path)] = answer if callable(answer) else canned
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
-
-    def body(self, index: int = -1) -> object:
-        return json.loads(self.requests[index].content)
-
-    def calls(self) -> list[tuple[str, str]]:
-        return [(r.method, r.url.raw_path.decode()) for r in self.requests]
-
-
-@pytest.fixture(autouse=True)
-def _plain_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("FORCE_COLOR", "KEYSTEAD_ADDR", "KEYSTEAD_TOKEN", "KEYSTEAD_CACERT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
-    fake = FakeServer()
-
-    def make_client(token: str | None = None, *, use_saved: bool = True) -> Client:
-        fake.tokens.append(token)
-        fake.used_saved.append(use_saved)
-        return Client(ADDRESS, token=token or TOKEN, transport=httpx.MockTransport(fake))
-
-    monkeypatch.setattr(cli_client, "make_client", make_client)
-    return fake
-
-
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the CLI believe stdin is a terminal, so that it prompts without echo."""
     monkeypatch.setattr(prompts, "stdin_is_terminal", lambda: True)
 
 
-def run(*args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(app, list(args), input=stdin)
-
-
-def assert_clean_exit(result: Result, code: int) -> None:
-    assert result.exit_code == code, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    for secret in (TOKEN, PASSWORD, NEW_PASSWORD):
-        assert secret not in result.output
-
-
-def table_lines(text: str) -> set[str]:
-    return {" ".join(line.strip("│┃ ").split()) for line in text.splitlines()}
-
-
 def token_file() -> Path:
     return Path(os.environ["HOME"]) / ".keystead" / "token"
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.lstat().st_mode)
 
 
 # --- login -------------------------------------------------------------------------------------
