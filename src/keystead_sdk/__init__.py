@@ -11,7 +11,7 @@ It depends only on httpx and pydantic and never imports the server (STYLE.md C1)
 
     session = Client("https://kms.example:8200").auth.login("alice", password)
     with Client("https://kms.example:8200", token=session.token) as alice:
-        print(alice.auth.whoami().roles)
+        roles = alice.auth.whoami().roles
 """
 
 from pydantic import BaseModel
