@@ -248,3 +248,13 @@ def test_a_key_user_without_grants_is_refused_on_every_key_route(
     for missing in ("/v1/keys/no-such-key", "/v1/keys/no-such-key/versions"):
         response = client.get(missing, headers=service)
         assert response.status_code == 403, "a refused caller must not learn which keys exist"
+
+
+@pytest.mark.parametrize("path", ["/v1/keys", "/v1/users", "/v1/audit"])
+@pytest.mark.parametrize("limit", ["0", "1001", "-1", "ten", "\u00b2", "1e3", ""])
+def test_a_bad_page_limit_is_a_400_on_every_list(
+    unsealed: Initialized, path: str, limit: str
+) -> None:
+    response = unsealed.client.get(path, params={"limit": limit}, headers=unsealed.auth)
+    assert (response.status_code, response.json()["code"]) == (400, "ValidationFailed")
+    assert "limit must be a whole number from 1 to 1000" in response.json()["detail"]

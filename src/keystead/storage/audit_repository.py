@@ -117,16 +117,6 @@ class AuditRepository:
             return False
         return True
 
-    async def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
-        """Insert a signed checkpoint."""
-        self._session.add(
-            AuditCheckpointRow(
-                seq=checkpoint.seq, time=checkpoint.time, entry_hash=checkpoint.entry_hash,
-                signature=checkpoint.signature,
-            )
-        )  # fmt: skip
-        await self._session.flush()
-
     async def checkpoints(self, after: int, limit: int) -> list[StoredCheckpoint]:
         """Return up to ``limit`` checkpoints after record ``after``, in order."""
         rows = await self._session.scalars(

@@ -10,6 +10,7 @@ from typing import Final
 from starlette.responses import Response, StreamingResponse
 
 from keystead.api.deps import RequestContext
+from keystead.api.paging import page_limit, query_number
 from keystead.api.routing import AnyEndpoint, Endpoint
 from keystead.api.schemas.audit import (
     AuditPageResponse,
@@ -22,16 +23,7 @@ from keystead.domain.audit import Outcome
 from keystead.errors import ValidationFailed
 from keystead.storage.audit_repository import AuditQuery
 
-DEFAULT_PAGE: Final = 100
-MAX_PAGE: Final = 1000
 NDJSON: Final = "application/x-ndjson"
-
-
-def _number(text: str, name: str, low: int, high: int) -> int:
-    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
-        msg = f"{name} must be a whole number from {low} to {high}"
-        raise ValidationFailed(msg)
-    return int(text)
 
 
 def _moment(text: str | None, name: str) -> str | None:
@@ -57,8 +49,7 @@ def _query(ctx: RequestContext) -> AuditQuery:
         since=_moment(params.get("since"), "since"), until=_moment(params.get("until"), "until"),
         principal=params.get("principal"), key_id=params.get("key_id"),
         action=params.get("action"), outcome=outcome,
-        after_seq=_number(params.get("cursor", "0"), "cursor", 0, 2**62),
-        limit=_number(params.get("limit", str(DEFAULT_PAGE)), "limit", 1, MAX_PAGE),
+        after_seq=query_number(params, "cursor", 0, 0, 2**62), limit=page_limit(params),
     )  # fmt: skip
 
 

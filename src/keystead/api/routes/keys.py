@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Final
 
 from keystead.api.deps import RequestContext
+from keystead.api.paging import page_limit
 from keystead.api.routing import AnyEndpoint, Endpoint
 from keystead.api.schemas.base import Empty
 from keystead.api.schemas.keys import (
@@ -24,9 +24,6 @@ from keystead.domain.specs import KeySpec
 from keystead.errors import ValidationFailed
 from keystead.services.keys import KeyUpdate, NewKey
 from keystead.storage.key_repository import KeyFilter
-
-DEFAULT_PAGE: Final = 100
-MAX_PAGE: Final = 1000
 
 
 def key_body(key: Key) -> KeyResponse:
@@ -80,10 +77,7 @@ async def update_key(ctx: RequestContext, body: UpdateKeyRequest) -> KeyResponse
 
 def _filter(ctx: RequestContext) -> KeyFilter:
     query = ctx.query_params
-    limit_text = query.get("limit", str(DEFAULT_PAGE))
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
-        msg = f"limit must be 1 to {MAX_PAGE}"
-        raise ValidationFailed(msg)
+    limit = page_limit(query)
     try:
         state = KeyState(query["state"]) if "state" in query else None
         spec = KeySpec(query["spec"]) if "spec" in query else None
@@ -97,7 +91,7 @@ def _filter(ctx: RequestContext) -> KeyFilter:
             msg = "tag must be NAME=VALUE"
             raise ValidationFailed(msg)
         tag = (name, value)
-    return KeyFilter(state, spec, tag, query.get("cursor"), int(limit_text))
+    return KeyFilter(state, spec, tag, query.get("cursor"), limit)
 
 
 async def list_keys(ctx: RequestContext, _: Empty) -> KeyListResponse:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from starlette.responses import Response
 
 from keystead.api.deps import RequestContext
+from keystead.api.paging import page_limit
 from keystead.api.routing import AnyEndpoint, Endpoint, no_content
 from keystead.api.schemas.base import Empty, NoContent
 from keystead.api.schemas.identity import (
@@ -18,10 +17,7 @@ from keystead.api.schemas.identity import (
     UserResponse,
 )
 from keystead.domain.identity import User, UserKind
-from keystead.errors import UserNotFound, ValidationFailed
-
-DEFAULT_PAGE: Final = 100
-MAX_PAGE: Final = 1000
+from keystead.errors import UserNotFound
 
 
 def user_body(user: User) -> UserResponse:
@@ -47,11 +43,7 @@ async def create_user(ctx: RequestContext, body: CreateUserRequest) -> UserRespo
 
 async def list_users(ctx: RequestContext, _: Empty) -> UserListResponse:
     """List users by name (query: limit, cursor)."""
-    text = ctx.query_params.get("limit", str(DEFAULT_PAGE))
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
-        msg = f"limit must be 1 to {MAX_PAGE}"
-        raise ValidationFailed(msg)
-    limit = int(text)
+    limit = page_limit(ctx.query_params)
     users = await ctx.services.users.list(ctx.caller(), ctx.query_params.get("cursor"), limit)
     cursor = users[-1].username if len(users) == limit else None
     return UserListResponse(users=[user_body(u) for u in users], next_cursor=cursor)
