@@ -390,3 +390,26 @@ def test_the_file_sink_holds_the_same_records_in_order_and_rotates(tmp_path: Pat
             assert json.loads(record["body"]) == by_seq[record["seq"]]["record"]
             assert record["entry_hash"] == by_seq[record["seq"]]["entry_hash"]
     assert any(line["type"] == "checkpoint" for line in lines)
+
+
+def test_a_forged_or_moved_checkpoint_in_an_export_is_named(checkpointed) -> None:
+    server, _ = checkpointed
+    auditor = _workload(server)
+    lines = _export(server, auditor)
+    pem = server.client.get("/v1/audit/public-key", headers=auditor).json()["public_key"].encode()
+    index = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "checkpoint")
+    checkpoint = json.loads(lines[index])
+    # A checkpoint whose hash is changed no longer carries a valid signature.
+    forged = dict(checkpoint, entry_hash="00" * 32)
+    verdict = _offline([*lines[:index], json.dumps(forged) + "\n", *lines[index + 1 :]], pem)
+    assert (verdict.valid, verdict.first_bad) == (False, checkpoint["seq"])
+    assert "not signed by the audit key" in (verdict.reason or "")
+    # A genuine checkpoint moved onto another record: its signature covers its position.
+    later = next(
+        json.loads(line)["seq"]
+        for line in lines[index + 1 :]
+        if json.loads(line)["type"] == "record"
+    )
+    moved = dict(checkpoint, seq=later)
+    verdict = _offline([*lines[:index], json.dumps(moved) + "\n", *lines[index + 1 :]], pem)
+    assert (verdict.valid, verdict.first_bad) == (False, later)

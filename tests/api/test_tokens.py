@@ -17,6 +17,7 @@ import pytest
 from conftest import b64
 from identity_support import PASSWORD, Server, running
 from keystead.config import Settings
+from keystead.errors import Unauthenticated
 
 SESSION_TTL = timedelta(seconds=3600)  # session_ttl_seconds
 SESSION_MAX = timedelta(seconds=86400)  # session_max_ttl_seconds
@@ -403,3 +404,20 @@ def test_the_database_holds_no_password_and_no_token_in_a_usable_form(
     assert len(token_hashes) == len(issued)
     assert all(isinstance(h, bytes) and len(h) == 32 for h in token_hashes)
     assert {hashlib.sha256(v.encode()).digest() for v in issued} == set(token_hashes)
+
+
+def test_a_client_certificate_of_a_disabled_or_unknown_user_is_refused(settings: Settings) -> None:
+    """Mutual TLS maps a verified CN to a user; that user must exist and be enabled."""
+    with running(settings) as server:
+        server.add_user("carol", ["key-user"])
+        tokens = server.services.tokens
+        call = server.client.portal.call  # type: ignore[union-attr]
+        principal = call(tokens.authenticate_certificate, "carol")
+        assert (principal.display_name, principal.kind, principal.roles) == (
+            "carol", "certificate", ("key-user",),
+        )  # fmt: skip
+        server.as_root("POST", "/v1/users/carol/disable")
+        with pytest.raises(Unauthenticated):
+            call(tokens.authenticate_certificate, "carol")
+        with pytest.raises(Unauthenticated):
+            call(tokens.authenticate_certificate, "nobody")
