@@ -262,13 +262,11 @@ class UserService:
     async def _change(self, username: str, **fields: object) -> User:
         now = self._clock()
         async with self._database.unit_of_work() as uow:
-            if await uow.users.get(username) is None:
-                raise UserNotFound
             await uow.users.set_fields(username, now, **fields)
             stored = await uow.users.get(username)
-        self._tokens.forget_all()
-        if stored is None:  # pragma: no cover - read in the same transaction
+        if stored is None:  # the update touched no row
             raise UserNotFound
+        self._tokens.forget_all()
         return stored.user
 
     async def _check_roles(self, roles: Sequence[str]) -> None:
