@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,9 +19,12 @@ _HEAD_ID = 1
 GENESIS_HASH = bytes(32)
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    """A stored record: its position, canonical JSON, and chain links."""
+class AuditRecord(NamedTuple):
+    """A stored record: its position, canonical JSON, and chain links.
+
+    A tuple in the audit_log table's column order: one is made per request, and the
+    writer hands them to the driver as they are.
+    """
 
     seq: int
     body: str

@@ -78,7 +78,9 @@ def create_database_engine(database_url: str) -> AsyncEngine:
 
 def create_sync_engine(database_url: str) -> Engine:
     """Return a synchronous engine, for work done whole in a worker thread (audit appends)."""
-    engine = create_engine(_url_for(database_url, _SYNC_DRIVERS), pool_pre_ping=True)
+    url = _url_for(database_url, _SYNC_DRIVERS)
+    # A SQLite file cannot go away under an open connection: no ping (a statement) per use.
+    engine = create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
     _install_pragmas(engine)
     return engine
 
