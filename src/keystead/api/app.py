@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keystead.api import routes
+from keystead.api.collector import tune_for_serving
 from keystead.api.deps import request_id_of
 from keystead.api.errors import problem_response
 from keystead.api.metrics import Metrics
@@ -78,7 +79,9 @@ def create_app_from_environment() -> Starlette:
     """Build the app of a worker process from its ``KEYSTEAD_*`` environment (``--workers``)."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_for_serving()
+    return app
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:

@@ -17,6 +17,7 @@ import uvicorn
 from rich.console import Console
 
 from keystead.api.app import create_app
+from keystead.api.collector import tune_for_serving
 from keystead.config import Settings, check_server_settings, settings_environment
 from keystead.crypto.certificates import check_certificate_pair, ensure_dev_certificates
 from keystead.errors import ConfigurationError
@@ -120,6 +121,7 @@ def run(settings: Settings) -> None:
         return
     config = uvicorn.Config(create_app(settings), lifespan="on", **_uvicorn_options(settings))
     config.load()
+    tune_for_serving()
     if config.ssl is not None:
         config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
