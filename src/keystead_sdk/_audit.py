@@ -202,7 +202,7 @@ class AuditAPI:
             principal: Only this caller's records, e.g. ``"alice"``.
             key_id: Only records of the key with this id.
             action: Only this action, e.g. ``"keys.decrypt"``.
-            outcome: Only ``"allowed"``, ``"refused"`` or ``"failed"`` records.
+            outcome: Only ``"allowed"``, ``"refused"``, ``"failed"`` or ``"begun"`` records.
 
         Returns:
             A page; its ``next_cursor`` is ``None`` on the last page.

@@ -30,9 +30,10 @@ class AuditRecord(_Model):
         key: The key as the caller named it (id or name); ``None`` when no key was involved.
         key_id: The key's id; ``None`` when no key was involved or it was not found.
         version: The key version used, if any.
-        outcome: ``"allowed"``, ``"refused"`` (authentication or authorization said no) or
-            ``"failed"`` (allowed, but it failed).
-        status: The HTTP status of the answer.
+        outcome: ``"allowed"``, ``"refused"`` (authentication or authorization said no),
+            ``"failed"`` (allowed, but it failed), or ``"begun"``: a request that may change
+            state, recorded before it ran; its ending is another record, same ``request_id``.
+        status: The HTTP status of the answer (0 in a ``"begun"`` record).
         code: The error code of a refused or failed request; ``None`` on success.
         latency_ms: How long the server took to answer.
         context_hmac: A keyed hash (hex) of the request's encryption context, so that two

@@ -1,6 +1,7 @@
 """Issue 5, must-show 2: a workflow that calls every endpoint, then the audit log is read.
 
-Each request appears exactly once, with its principal and outcome; none of the workflow's
+Each request's ending appears exactly once, with its principal and outcome, and each that
+changed state was recorded as begun before it ran; none of the workflow's
 secrets (plaintexts, key material, passwords, tokens, TOTP codes, shares) appears in the
 audit log, the file sink or the server log.
 """
@@ -18,7 +19,7 @@ from conftest import b64
 from endpoint_calls import endpoint_path, request_bodies
 from identity_support import PASSWORD, running
 from keystead.api.app import endpoint_table
-from keystead.api.audit_events import UNAUDITED
+from keystead.api.audit_events import UNAUDITED, changes_state
 from keystead.api.metrics import Metrics
 from keystead.config import load_settings
 
@@ -33,6 +34,32 @@ def _outcome(response: httpx.Response) -> str:
     refused = {"Unauthenticated", "PermissionDenied", "InvalidCredentials", "TotpRequired",
                "RegistrationClosed"}  # fmt: skip
     return "refused" if code in refused else "failed"
+
+
+def _check_records(
+    rows: list[dict], sent: list[tuple[httpx.Response, str, str]], changing: set[str]
+) -> None:
+    ended: dict[str, list[dict]] = {}
+    begun: dict[str, list[dict]] = {}
+    for row in rows:
+        into = begun if row["outcome"] == "begun" else ended
+        into.setdefault(row["request_id"], []).append(row)
+    assert all(len(found) == 1 for found in ended.values()), "a request's ending recorded twice"
+    assert all(len(found) == 1 for found in begun.values()), "a request begun twice"
+    assert set(begun) <= set(ended)
+    for response, principal, action in sent:
+        request_id = response.headers["x-request-id"]
+        (row,) = ended[request_id]
+        expected = (principal, action, _outcome(response), response.status_code)
+        assert (row["principal"], row["action"], row["outcome"], row["status"]) == expected
+        if request_id in begun:
+            (first,) = begun[request_id]
+            assert action in changing
+            assert (first["principal"], first["action"], first["status"]) == (principal, action, 0)
+            assert first["seq"] < row["seq"]
+        # Every change that was made was recorded before it was made.
+        if action in changing and response.status_code < 400:
+            assert request_id in begun, f"{action} changed state unannounced"
 
 
 def test_every_endpoint_is_recorded_once_and_no_secret_is(
@@ -77,14 +104,8 @@ def test_every_endpoint_is_recorded_once_and_no_secret_is(
             sent.append((response, "root" if endpoint.auth else "anonymous", endpoint.action))
         with sqlite3.connect(settings.data_dir / "keystead.db") as db:
             rows = [json.loads(body) for (body,) in db.execute("SELECT body FROM audit_log")]
-    by_request: dict[str, list[dict]] = {}
-    for row in rows:
-        by_request.setdefault(row["request_id"], []).append(row)
-    assert all(len(found) == 1 for found in by_request.values()), "a request recorded twice"
-    for response, principal, action in sent:
-        (row,) = by_request[response.headers["x-request-id"]]
-        expected = (principal, action, _outcome(response), response.status_code)
-        assert (row["principal"], row["action"], row["outcome"], row["status"]) == expected
+    changing = {e.action for e in table if changes_state(e.method, e.action)}
+    _check_records(rows, sent, changing)
     assert {action for _, _, action in sent} >= {e.action for e in table} - {"sys.init"}
     out, err = capfd.readouterr()
     audit_text = json.dumps(rows) + sink.read_text()

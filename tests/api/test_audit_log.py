@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import stat
 import time
@@ -74,8 +75,10 @@ def test_each_request_is_recorded_once_with_its_principal_and_outcome(server: Se
     ]  # fmt: skip
     records = _records(server, auditor)
     by_request: dict[str, list[dict]] = {}
+    begun: dict[str, list[dict]] = {}
     for record in records:
-        by_request.setdefault(record["record"]["request_id"], []).append(record["record"])
+        into = begun if record["record"]["outcome"] == "begun" else by_request
+        into.setdefault(record["record"]["request_id"], []).append(record["record"])
     assert all(len(found) == 1 for found in by_request.values()), "a request recorded twice"
     for response, principal, outcome, action in answers:
         (record,) = by_request[response.headers["x-request-id"]]
@@ -83,6 +86,14 @@ def test_each_request_is_recorded_once_with_its_principal_and_outcome(server: Se
             principal, outcome, action,
         ), record  # fmt: skip
         assert record["status"] == response.status_code
+    # Those that may change state were recorded first as begun (alice's rotate too: she was
+    # refused by the key's rules, which the service applies as the request runs).
+    announced = [
+        begun[r.headers["x-request-id"]] for r, *_ in answers if r.headers["x-request-id"] in begun
+    ]
+    assert [(b["principal"], b["action"], b["status"]) for (b,) in announced] == [
+        ("root", "keys.create", 0), ("root", "grants.create", 0), ("alice", "keys.rotate", 0),
+    ]  # fmt: skip
     encrypted = by_request[answers[2][0].headers["x-request-id"]][0]
     assert (encrypted["key"], encrypted["version"]) == ("orders", 1)
     assert encrypted["key_id"] == answers[0][0].json()["id"]
@@ -150,8 +161,9 @@ def test_an_edited_record_is_named(server: Server, settings: Settings) -> None:
     auditor = _some_records(server)
     with sqlite3.connect(_database(settings)) as db:
         (body,) = db.execute("SELECT body FROM audit_log WHERE seq = 5").fetchone()
-    _tamper(settings, ("UPDATE audit_log SET body = ? WHERE seq = 5",
-                       (body.replace('"outcome":"allowed"', '"outcome":"refused"'),)))  # fmt: skip
+    edited = re.sub(r'"outcome":"[a-z]+"', '"outcome":"refused"', body)
+    assert edited != body
+    _tamper(settings, ("UPDATE audit_log SET body = ? WHERE seq = 5", (edited,)))
     assert _first_bad(server, auditor)[0] == 5
     assert "edited" in _first_bad(server, auditor)[1]
 
@@ -237,6 +249,46 @@ def test_when_the_audit_store_fails_requests_fail_closed(
     assert _verify(server, auditor)["valid"] is True
 
 
+def test_a_change_whose_ending_cannot_be_recorded_was_recorded_as_begun(
+    server: Server, settings: Settings
+) -> None:
+    auditor = server.user_with("ada", ["auditor"])
+    # The store takes the "begun" record, then fails on the ending: the key is made, the
+    # answer is 503, and the log still says who set out to make it.
+    trigger = (
+        "CREATE TRIGGER endings_down BEFORE INSERT ON audit_log WHEN NEW.outcome != 'begun' "
+        "BEGIN SELECT RAISE(ABORT, 'audit store down'); END"
+    )
+    _tamper(settings, (trigger, ()))
+    made = server.as_root("POST", "/v1/keys", {"name": "half-recorded", "spec": "AES_256_GCM"})
+    assert (made.status_code, made.json()["code"]) == (503, "AuditWriteFailed")
+    _tamper(settings, ("DROP TRIGGER endings_down", ()))
+    time.sleep(1.1)  # the writer lets a request through again one second after a failure
+    assert server.as_root("GET", "/v1/keys/half-recorded").status_code == 200
+    with sqlite3.connect(_database(settings)) as db:
+        bodies = [json.loads(b) for (b,) in db.execute("SELECT body FROM audit_log")]
+    mine = [b for b in bodies if b["request_id"] == made.headers["x-request-id"]]
+    assert [(b["outcome"], b["principal"], b["action"], b["key"]) for b in mine] == [
+        ("begun", "root", "keys.create", None),
+    ]
+    assert _verify(server, auditor)["valid"] is True
+
+
+def test_a_change_is_not_made_when_its_begun_record_cannot_be_written(
+    server: Server, settings: Settings
+) -> None:
+    trigger = (
+        "CREATE TRIGGER begun_down BEFORE INSERT ON audit_log WHEN NEW.outcome = 'begun' "
+        "BEGIN SELECT RAISE(ABORT, 'audit store down'); END"
+    )
+    _tamper(settings, (trigger, ()))
+    made = server.as_root("POST", "/v1/keys", {"name": "never-made", "spec": "AES_256_GCM"})
+    assert (made.status_code, made.json()["code"]) == (503, "AuditWriteFailed")
+    _tamper(settings, ("DROP TRIGGER begun_down", ()))
+    time.sleep(1.1)
+    assert server.as_root("GET", "/v1/keys/never-made").status_code == 404
+
+
 @pytest.fixture
 def checkpointed(tmp_path: Path) -> Iterator[tuple[Server, Settings]]:
     settings = load_settings(
@@ -320,7 +372,8 @@ def test_an_exported_file_verifies_offline_and_names_each_tampering(checkpointed
 
     edited = list(lines)
     item = json.loads(edited[records[3]])
-    item["body"] = item["body"].replace('"outcome":"allowed"', '"outcome":"refused"')
+    item["body"] = re.sub(r'"outcome":"[a-z]+"', '"outcome":"refused"', item["body"])
+    assert item["body"] != json.loads(lines[records[3]])["body"]
     edited[records[3]] = json.dumps(item) + "\n"
     assert _offline(edited, pem).first_bad == seq_at(records[3])
 

@@ -11,12 +11,20 @@ from typing import Final
 
 from starlette.requests import Request
 
+from keystead.domain.access import KEY_USE_ACTIONS, permission_of
 from keystead.domain.audit import AuditEvent, Outcome
 from keystead.domain.models import Principal
 from keystead.errors import AuthError, KeysteadError
 
 # Liveness probes would fill the log with nothing: they read no secret and change nothing.
 UNAUDITED: Final = frozenset({"sys.health", "sys.seal_status"})
+# Actions that change nothing stored although they are not GETs.
+_UNCHANGING: Final = KEY_USE_ACTIONS | {"sys.random"}
+
+
+def changes_state(method: str, action: str) -> bool:
+    """Whether a request may change what is stored, and so is recorded as begun first."""
+    return method != "GET" and permission_of(action) not in _UNCHANGING
 
 
 @dataclass(slots=True)
@@ -40,11 +48,14 @@ def audit_event(  # noqa: PLR0913 - the parts of a request the record is made of
     seen: Seen,
     status: int,
     now: str,
+    begun: bool = False,
 ) -> AuditEvent:
-    """Return the audit record of a request that has been answered with ``status``."""
+    """Return the audit record of a request answered with ``status``, or ``begun`` (status 0)."""
     principal = seen.principal
     error = seen.error
-    if error is None:
+    if begun:
+        outcome = Outcome.BEGUN
+    elif error is None:
         outcome = Outcome.ALLOWED
     else:
         outcome = Outcome.REFUSED if isinstance(error, AuthError) else Outcome.FAILED

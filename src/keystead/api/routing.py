@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from keystead.api.audit_events import UNAUDITED, Seen, audit_event
+from keystead.api.audit_events import UNAUDITED, Seen, audit_event, changes_state
 from keystead.api.deps import (
     ROUTE_KEY,
     RequestContext,
@@ -90,6 +90,7 @@ def _endpoint_app(endpoint: AnyEndpoint, max_body: int) -> Callable[[Request], A
     # Actions that concern no key are checked here; key actions by the service, on the key.
     checked_here = endpoint.auth and scope_of(endpoint.action) is Scope.GLOBAL
     audited = endpoint.action not in UNAUDITED
+    announced = audited and changes_state(endpoint.method, endpoint.action)
 
     async def run(request: Request, request_id: str, seen: Seen) -> Response:
         try:
@@ -100,9 +101,8 @@ def _endpoint_app(endpoint: AnyEndpoint, max_body: int) -> Callable[[Request], A
                     context.caller(), permission_of(endpoint.action)
                 )
             body = await _decode(request, decoder, max_body) if endpoint.has_body else Empty()
-            context_entries = getattr(body, "context", None)
-            if audited and isinstance(context_entries, dict) and context_entries:
-                seen.context_hmac = await context.services.audit.context_digest(context_entries)
+            if audited:
+                await _before_running(context, endpoint, body, seen, announced=announced)
             seen.result = await endpoint.handler(context, body)
         except KeysteadError as error:
             seen.error = error
@@ -138,6 +138,30 @@ def _endpoint_app(endpoint: AnyEndpoint, max_body: int) -> Callable[[Request], A
         return response
 
     return handle
+
+
+async def _before_running(
+    context: RequestContext, endpoint: AnyEndpoint, body: object, seen: Seen, *, announced: bool
+) -> None:
+    """Keep the HMAC of the body's encryption context; record a state change as begun.
+
+    The begun record is durable before the request runs.
+
+    Raises:
+        AuditWriteFailed: The begun record could not be written: the request must not run.
+    """
+    audit = context.services.audit
+    entries = getattr(body, "context", None)
+    if isinstance(entries, dict) and entries:
+        seen.context_hmac = await audit.context_digest(entries)
+    if announced:
+        await audit.record(
+            audit_event(
+                context.request, method=endpoint.method, route=endpoint.path,
+                action=endpoint.action, request_id=context.request_id, seen=seen, status=0,
+                now=audit.now(), begun=True,
+            )
+        )  # fmt: skip
 
 
 async def _context(request: Request, endpoint: AnyEndpoint, request_id: str) -> RequestContext:

@@ -31,11 +31,12 @@ app = typer.Typer(
 
 
 class Outcome(StrEnum):
-    """How an audited request ended."""
+    """How an audited request ended, or "begun": one that may change state, about to run."""
 
     ALLOWED = "allowed"
     REFUSED = "refused"
     FAILED = "failed"
+    BEGUN = "begun"
 
 
 def _entry_row(entry: AuditEntry) -> tuple[object, ...]:

@@ -20,6 +20,15 @@ class Outcome(StrEnum):
     """Authentication or authorization said no."""
     FAILED = "failed"
     """It was allowed (or not yet checked) and failed: bad input, wrong state, sealed."""
+    BEGUN = "begun"
+    """It may change state and is about to run: recorded before it does (see below)."""
+
+
+# A request that may change state (create, rotate, revoke, log in, ...) is recorded twice:
+# "begun" once it is authenticated and its body read, durably before it runs, then how it
+# ended. Should the second record fail to be written, the change is not unrecorded: the log
+# holds the first, with no ending after it. Key uses (encrypt, sign, ...) change nothing,
+# and their answer is withheld when their record fails, so they are recorded once.
 
 
 # Not frozen: a frozen dataclass's __init__ costs 2 us more, and one is made per request.
