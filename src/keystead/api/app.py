@@ -53,7 +53,7 @@ _HTTP_ERRORS: dict[int, type[KeysteadError]] = {
     404: RouteNotFound, 405: MethodNotAllowed, 413: PayloadTooLarge,
 }  # fmt: skip
 
-__all__ = ["create_app", "endpoint_table", "routes"]
+__all__ = ["create_app", "endpoint_table", "routes", "tune_for_serving"]
 
 
 def endpoint_table(metrics: Metrics) -> list[AnyEndpoint]:

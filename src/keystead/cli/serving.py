@@ -16,8 +16,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from keystead.api.app import create_app
-from keystead.api.collector import tune_for_serving
+from keystead.api.app import create_app, tune_for_serving
 from keystead.config import Settings, check_server_settings, settings_environment
 from keystead.crypto.certificates import check_certificate_pair, ensure_dev_certificates
 from keystead.errors import ConfigurationError
