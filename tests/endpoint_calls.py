@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import re
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import x25519
+
 from conftest import b64
 from identity_support import PASSWORD
+
+_RECIPIENT_PEM = (
+    x25519.X25519PrivateKey.generate()
+    .public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
 
 
 def request_bodies(fixtures: dict[str, str]) -> dict[str, dict]:
@@ -44,6 +54,7 @@ def request_bodies(fixtures: dict[str, str]) -> dict[str, dict]:
         "auth.totp_enroll": {"password": PASSWORD},
         "auth.totp_confirm": {"code": "000000"}, "auth.totp_disable": {"code": "000000"},
         "tokens.create": {"ttl_seconds": 3600},
+        "keys.export": {"format": "HPKE", "public_key": _RECIPIENT_PEM},
     }  # fmt: skip
 
 

@@ -296,6 +296,13 @@ class PermissionDenied(AuthError):
     default_detail = "permission denied"
 
 
+class KeyNotExportable(PermissionDenied):
+    """The key was not created exportable: its material never leaves Keystead."""
+
+    code = "KeyNotExportable"
+    default_detail = "this key was not created exportable: its material never leaves Keystead"
+
+
 class RegistrationClosed(PermissionDenied):
     """Self-registration is turned off in this server's configuration."""
 

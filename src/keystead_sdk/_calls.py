@@ -22,6 +22,7 @@ from keystead_sdk._models import (
     Decrypted,
     Encapsulation,
     Encrypted,
+    ExportedKey,
     Health,
     InitResult,
     Key,
@@ -40,6 +41,7 @@ JSONBody = Mapping[str, object]
 
 _HEALTH_STATUSES: Final = frozenset({200, 501, 503})
 _PUBLIC_KEY_FORMATS: Final = frozenset({"pem", "der", "jwk"})
+_JWE: Final = "JWE"
 
 Tag = str | tuple[str, str]
 """A tag filter: ``"NAME=VALUE"`` or ``(name, value)``."""
@@ -216,6 +218,30 @@ def _encapsulation(response: httpx.Response) -> Encapsulation:
 
 def _shared_secret(response: httpx.Response) -> SharedSecret:
     return SharedSecret.model_validate(response.json())
+
+
+def _exported_key(response: httpx.Response) -> ExportedKey:
+    """The wrapped material is in exactly one of ``wrapped_key`` and ``jwe``."""
+    exported = ExportedKey.model_validate(response.json())
+    if (exported.wrapped_key is None) == (exported.jwe is None):
+        msg = "expected exactly one of wrapped_key and jwe"
+        raise ValueError(msg)
+    return exported
+
+
+def _export_recipient(
+    form: str, public_key: str | None, jwk: Mapping[str, str] | None
+) -> dict[str, object]:
+    """``{"jwk": ...}`` for JWE, ``{"public_key": PEM}`` for the other formats."""
+    if form == _JWE:
+        if jwk is None or public_key is not None:
+            msg = "JWE export takes the recipient as jwk, not public_key"
+            raise ValueError(msg)
+        return {"jwk": dict(jwk)}
+    if public_key is None or jwk is not None:
+        msg = f"{form} export takes the recipient as public_key (PEM), not jwk"
+        raise ValueError(msg)
+    return {"public_key": public_key}
 
 
 def _object(response: httpx.Response) -> Mapping[str, object]:
@@ -488,6 +514,25 @@ def public_key(key: str, form: str, version: int | None) -> Call[PublicKey]:
     if version is not None:
         params["version"] = version
     return Call("GET", _key_path(key, "public-key"), _public_key, params=params)
+
+
+def export_key(
+    key: str,
+    form: str,
+    *,
+    public_key: str | None,
+    jwk: Mapping[str, str] | None,
+    version: int | None,
+) -> Call[ExportedKey]:
+    """``POST /v1/keys/{key}/export``: the recipient as ``jwk`` for JWE, else ``public_key``.
+
+    Raises:
+        ValueError: The recipient is missing, or given in the form the format does not take.
+    """
+    body = {"format": form, **_export_recipient(form, public_key, jwk)}
+    if version is not None:
+        body["version"] = version
+    return Call("POST", _key_path(key, "export"), _exported_key, json=body)
 
 
 def encapsulate(key: str) -> Call[Encapsulation]:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         Decrypted,
         Encapsulation,
         Encrypted,
+        ExportedKey,
         Health,
         InitResult,
         Key,
@@ -614,6 +615,49 @@ class KeysAPI:
         """
         return self._send(_calls.public_key(key, format, version))
 
+    def export_key(
+        self,
+        key: str,
+        *,
+        format: str,  # noqa: A002 - the name of the request field
+        public_key: str | None = None,
+        jwk: Mapping[str, str] | None = None,
+        version: int | None = None,
+    ) -> ExportedKey:
+        """Export one key version's material, wrapped for a recipient's public key.
+
+        The material never leaves the server in the clear: only the holder of the recipient's
+        private key can unwrap it. The key must have been created ``exportable=True``, and the
+        caller needs a policy that allows ``keys.export`` (no built-in role gives it).
+
+        Args:
+            key: The key's id or name.
+            format: ``"RSA_AES_KEY_WRAP_SHA_256"`` (RSA-OAEP-SHA256 and AES key wrap with
+                padding, RFC 5649), ``"HPKE"`` (RFC 9180) or ``"JWE"`` (compact, RFC 7516).
+            public_key: The recipient's SubjectPublicKeyInfo in PEM, for
+                ``RSA_AES_KEY_WRAP_SHA_256`` (RSA) and ``HPKE`` (X25519 or MLKEM768X25519).
+            jwk: The recipient's public JWK, for ``JWE`` only (RSA, EC P-256/P-384/P-521 or
+                OKP X25519); ``keys.public_key(..., format="jwk").jwk`` fits.
+            version: The version to export; the primary one by default.
+
+        Returns:
+            The wrapped material: ``wrapped_key`` (bytes), or ``jwe`` (text) for ``JWE``.
+
+        Raises:
+            PermissionDenied: ``KeyNotExportable`` (the key was not created exportable), or
+                no policy allows the caller ``keys.export``.
+            InvalidPublicKey: The recipient key cannot be parsed or used for the format.
+            UnsupportedAlgorithm: A JWK of a kind JWE export does not support.
+            ValidationFailed: An unknown format, or a recipient in the wrong form.
+            NotFound: ``KeyVersionNotFound``.
+            Conflict: ``KeyStateForbidsOperation``, ``KeyDestroyed``.
+            ValueError: No recipient, or ``public_key`` with JWE or ``jwk`` with the other
+                formats, before anything is sent.
+        """
+        return self._send(
+            _calls.export_key(key, format, public_key=public_key, jwk=jwk, version=version)
+        )
+
     def encapsulate(self, key: str) -> Encapsulation:
         """ML-KEM: a fresh shared secret and its encapsulation against the key's public key.
 
@@ -1118,6 +1162,49 @@ class AsyncKeysAPI:
             NotFound: ``KeyVersionNotFound``.
         """
         return await self._send(_calls.public_key(key, format, version))
+
+    async def export_key(
+        self,
+        key: str,
+        *,
+        format: str,  # noqa: A002 - the name of the request field
+        public_key: str | None = None,
+        jwk: Mapping[str, str] | None = None,
+        version: int | None = None,
+    ) -> ExportedKey:
+        """Export one key version's material, wrapped for a recipient's public key.
+
+        The material never leaves the server in the clear: only the holder of the recipient's
+        private key can unwrap it. The key must have been created ``exportable=True``, and the
+        caller needs a policy that allows ``keys.export`` (no built-in role gives it).
+
+        Args:
+            key: The key's id or name.
+            format: ``"RSA_AES_KEY_WRAP_SHA_256"`` (RSA-OAEP-SHA256 and AES key wrap with
+                padding, RFC 5649), ``"HPKE"`` (RFC 9180) or ``"JWE"`` (compact, RFC 7516).
+            public_key: The recipient's SubjectPublicKeyInfo in PEM, for
+                ``RSA_AES_KEY_WRAP_SHA_256`` (RSA) and ``HPKE`` (X25519 or MLKEM768X25519).
+            jwk: The recipient's public JWK, for ``JWE`` only (RSA, EC P-256/P-384/P-521 or
+                OKP X25519); ``keys.public_key(..., format="jwk").jwk`` fits.
+            version: The version to export; the primary one by default.
+
+        Returns:
+            The wrapped material: ``wrapped_key`` (bytes), or ``jwe`` (text) for ``JWE``.
+
+        Raises:
+            PermissionDenied: ``KeyNotExportable`` (the key was not created exportable), or
+                no policy allows the caller ``keys.export``.
+            InvalidPublicKey: The recipient key cannot be parsed or used for the format.
+            UnsupportedAlgorithm: A JWK of a kind JWE export does not support.
+            ValidationFailed: An unknown format, or a recipient in the wrong form.
+            NotFound: ``KeyVersionNotFound``.
+            Conflict: ``KeyStateForbidsOperation``, ``KeyDestroyed``.
+            ValueError: No recipient, or ``public_key`` with JWE or ``jwk`` with the other
+                formats, before anything is sent.
+        """
+        return await self._send(
+            _calls.export_key(key, format, public_key=public_key, jwk=jwk, version=version)
+        )
 
     async def encapsulate(self, key: str) -> Encapsulation:
         """ML-KEM: a fresh shared secret and its encapsulation against the key's public key.

@@ -10,6 +10,7 @@
         │   ├── InvalidCredentials ── unknown user or wrong password (the same answer for both)
         │   └── TotpRequired ──────── the user has TOTP: log in again with a code
         ├── PermissionDenied
+        │   ├── KeyNotExportable ── the key was not created exportable
         │   └── RegistrationClosed
         ├── TooManyAttempts ── too many failed logins; ``retry_after`` seconds (429)
         ├── NotFound ───────── KeyNotFound, KeyVersionNotFound, RouteNotFound, MethodNotAllowed
@@ -131,6 +132,10 @@ class RegistrationClosed(PermissionDenied):
     """The server does not let people register themselves (403)."""
 
 
+class KeyNotExportable(PermissionDenied):
+    """The key was not created exportable: its material never leaves the server (403)."""
+
+
 class TooManyAttempts(KeysteadAPIError):
     """Too many failed logins: wait before trying again (429).
 
@@ -238,6 +243,7 @@ _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
     "TooManyAttempts": TooManyAttempts,
     "PermissionDenied": PermissionDenied,
     "RegistrationClosed": RegistrationClosed,
+    "KeyNotExportable": KeyNotExportable,
     "NotFound": NotFound,
     "KeyNotFound": NotFound,
     "KeyVersionNotFound": NotFound,

@@ -324,3 +324,31 @@ class SharedSecret(_Model):
     shared_secret: Base64Bytes = Field(repr=False)
     key_id: str
     version: int
+
+
+class ExportedKey(_Model):
+    """One key version's material, wrapped for the recipient public key given to ``export_key``.
+
+    Only the holder of the recipient's private key can unwrap it. The unwrapped bytes are the
+    raw key (symmetric and MAC keys) or an unencrypted PKCS#8 DER private key (``encoding``).
+
+    Attributes:
+        key_id: The key's id.
+        version: The key version exported.
+        spec: The key spec, e.g. ``"HMAC_SHA256"``.
+        format: The wrapping format: ``"RSA_AES_KEY_WRAP_SHA_256"``, ``"HPKE"`` or ``"JWE"``.
+        encoding: What the unwrapped bytes are: ``"raw"`` or ``"pkcs8-der"``.
+        wrapped_key: The wrapped material, raw bytes (``None`` for JWE); hidden from ``repr``.
+        jwe: The wrapped material as a compact JWE (``None`` for the other formats); hidden
+            from ``repr``.
+    """
+
+    key_id: str
+    version: int
+    spec: str
+    format: str
+    encoding: str
+    # Hidden like the server's own ExportedKey: whoever later obtains the recipient's
+    # private key could unwrap whatever a log kept of these.
+    wrapped_key: Base64Bytes | None = Field(default=None, repr=False)
+    jwe: str | None = Field(default=None, repr=False)

@@ -32,7 +32,7 @@ def _outcome(response: httpx.Response) -> str:
         return "allowed"
     code = response.json().get("code", "")
     refused = {"Unauthenticated", "PermissionDenied", "InvalidCredentials", "TotpRequired",
-               "RegistrationClosed"}  # fmt: skip
+               "RegistrationClosed", "KeyNotExportable"}  # fmt: skip
     return "refused" if code in refused else "failed"
 
 
@@ -79,7 +79,8 @@ def test_every_endpoint_is_recorded_once_and_no_secret_is(
         ).json()
         code = pyotp.TOTP(enrolled["secret"]).at(server.clock.now)
         server.client.post("/v1/auth/totp/confirm", json={"code": code}, headers=alice)
-        server.as_root("POST", "/v1/keys", {"name": "matrix", "spec": "AES_256_GCM"})
+        matrix = {"name": "matrix", "spec": "AES_256_GCM", "exportable": True}
+        server.as_root("POST", "/v1/keys", matrix)
         encrypted = server.as_root(
             "POST", "/v1/keys/matrix/encrypt", {"plaintext": b64(SECRET_TEXT)}
         ).json()

@@ -36,6 +36,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "keys.decapsulate": _USE, "keys.agree": _USE, "keys.encrypt_batch": _USE,
     "keys.decrypt_batch": _USE, "keys.sign_batch": _USE, "keys.verify_batch": _USE,
     "sys.random": _USE,
+    # Wrapped export: no built-in role; only a policy that names keys.export.
+    "keys.export": frozenset(),
     # Reading a key: its administrators and the users it is granted to.
     "keys.describe": _READ, "keys.versions": _READ, "keys.public_key": _READ,
     # The lifecycle and grants: the key-admin alone.
@@ -81,7 +83,8 @@ def test_every_authenticated_endpoint_has_a_rule_here() -> None:
 @pytest.fixture
 def world(settings: Settings) -> Iterator[tuple[Server, dict[str, str]]]:
     with running(settings) as server:
-        assert server.as_root("POST", "/v1/keys", {"name": "matrix", "spec": "AES_256_GCM"})
+        matrix = {"name": "matrix", "spec": "AES_256_GCM", "exportable": True}
+        assert server.as_root("POST", "/v1/keys", matrix)
         every = ["encrypt", "decrypt", "reencrypt", "data_key", "data_key_wrapped", "sign",
                  "verify", "mac", "mac_verify", "encapsulate", "decapsulate", "agree"]  # fmt: skip
         server.add_user("target", [])

@@ -28,6 +28,7 @@ from keystead.api.routes import (
     auth,
     batch,
     crypto,
+    export,
     grants,
     keys,
     meta,
@@ -61,8 +62,8 @@ def endpoint_table(metrics: Metrics) -> list[AnyEndpoint]:
     # Starlette tries routes in order: the per-request cryptographic operations go first.
     table: list[AnyEndpoint] = [
         *crypto.ENDPOINTS, *signing.ENDPOINTS, *batch.ENDPOINTS, *keys.ENDPOINTS,
-        *grants.ENDPOINTS, *auth.ENDPOINTS, *users.ENDPOINTS, *access.ENDPOINTS,
-        *audit.ENDPOINTS, *system.ENDPOINTS,
+        *export.ENDPOINTS, *grants.ENDPOINTS, *auth.ENDPOINTS, *users.ENDPOINTS,
+        *access.ENDPOINTS, *audit.ENDPOINTS, *system.ENDPOINTS,
     ]  # fmt: skip
     document: dict[str, Any] = {}
 

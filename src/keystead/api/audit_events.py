@@ -11,7 +11,7 @@ from typing import Final
 
 from starlette.requests import Request
 
-from keystead.domain.access import KEY_USE_ACTIONS, permission_of
+from keystead.domain.access import KEY_EXPORT_ACTION, KEY_USE_ACTIONS, permission_of
 from keystead.domain.audit import AuditEvent, Outcome
 from keystead.domain.models import Principal
 from keystead.errors import AuthError, KeysteadError
@@ -19,7 +19,7 @@ from keystead.errors import AuthError, KeysteadError
 # Liveness probes would fill the log with nothing: they read no secret and change nothing.
 UNAUDITED: Final = frozenset({"sys.health", "sys.seal_status"})
 # Actions that change nothing stored although they are not GETs.
-_UNCHANGING: Final = KEY_USE_ACTIONS | {"sys.random"}
+_UNCHANGING: Final = KEY_USE_ACTIONS | {"sys.random", KEY_EXPORT_ACTION}
 
 
 def changes_state(method: str, action: str) -> bool:

@@ -79,6 +79,7 @@ SELF_ACTIONS: Final = frozenset(
     }
 )  # fmt: skip
 AUDIT_ACTIONS: Final = frozenset({"audit.read", "audit.verify", "audit.export"})
+KEY_EXPORT_ACTION: Final = "keys.export"
 
 # Endpoint actions whose permission is another action's (batches are checked as singles).
 PERMISSION_OF: Final[Mapping[str, str]] = {
@@ -95,6 +96,9 @@ _SCOPES: Final[Mapping[str, Scope]] = {
     **dict.fromkeys(SELF_ACTIONS, Scope.SELF),
     "sys.random": Scope.GLOBAL,
     "keys.list": Scope.GLOBAL,
+    # Wrapped export of material: in no built-in role, given by no grant or ownership; only
+    # a policy that names it allows it, and only for keys created exportable.
+    KEY_EXPORT_ACTION: Scope.KEY,
     # Anyone reads their own record; the service asks users.describe for anyone else's.
     "users.describe": Scope.SELF,
 }

@@ -21,6 +21,7 @@ class KeyOperation(StrEnum):
     MAC_VERIFY = "mac_verify"
     WRAP = "wrap"
     UNWRAP = "unwrap"
+    EXPORT = "export"
 
 
 PROTECT_OPERATIONS: Final = frozenset(
@@ -34,9 +35,10 @@ DESTROYED_STATES: Final = frozenset({KeyState.DESTROYED, KeyState.DESTROYED_COMP
 
 PERMITTED_OPERATIONS: Final[Mapping[KeyState, frozenset[KeyOperation]]] = {
     KeyState.PRE_ACTIVE: frozenset(),
-    KeyState.ACTIVE: PROTECT_OPERATIONS | PROCESS_OPERATIONS,
+    # A deactivated key may still be handed on (wrapped) to decrypt and verify old data.
+    KeyState.ACTIVE: PROTECT_OPERATIONS | PROCESS_OPERATIONS | {KeyOperation.EXPORT},
     KeyState.SUSPENDED: frozenset(),
-    KeyState.DEACTIVATED: PROCESS_OPERATIONS,
+    KeyState.DEACTIVATED: PROCESS_OPERATIONS | {KeyOperation.EXPORT},
     # COMPROMISED processes only with an explicit, audited override (ARCHITECTURE.md s. 3);
     # the override is checked by the service, so the plain table allows nothing.
     KeyState.COMPROMISED: frozenset(),

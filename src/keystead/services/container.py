@@ -22,6 +22,7 @@ from keystead.services.clock import Clock, utc_now
 from keystead.services.crypto_ops import CryptoService
 from keystead.services.grants import GrantService
 from keystead.services.key_cache import KeyCache
+from keystead.services.key_export import ExportService
 from keystead.services.keys import KeyService
 from keystead.services.lifecycle import LifecycleService, VersionLifecycle
 from keystead.services.login import LoginService, ThrottlePolicy
@@ -69,6 +70,7 @@ class Services:
     grants: GrantService
     api_tokens: ApiTokenService
     audit: AuditLog
+    exports: ExportService
 
     async def close(self) -> None:
         """Seal (wiping key material) and release the database connections."""
@@ -142,7 +144,7 @@ def build_services(
         CryptoService(keys, meter, access), SigningService(keys, meter), scheduler, access,
         users, login, TotpService(database, barrier, users, login, access, clock),
         PolicyService(database, access, clock), GrantService(database, keys, clock),
-        ApiTokenService(database, tokens, users, access), audit,
+        ApiTokenService(database, tokens, users, access), audit, ExportService(keys),
     )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from keystead_sdk import (
     Decrypted,
     Encapsulation,
     Encrypted,
+    ExportedKey,
     InvalidCiphertext,
     InvalidPublicKey,
     Key,
@@ -221,6 +222,11 @@ CREATE_DEFAULTS = {"description": "", "tags": {}, "exportable": False, "backup_a
 CONTEXT = {"tenant": "a"}
 K = "/v1/keys/orders"
 
+
+def _check_exported(result: ExportedKey) -> None:
+    assert (result.wrapped_key, result.jwe) == (TAG, None)
+
+
 CASES = [
     # metadata
     Case("keys.create", ("orders", "AES_256_GCM"), {}, "POST", "/v1/keys",
@@ -335,6 +341,10 @@ CASES = [
          "/v1/keys/ed/public-key", None,
          {"key_id": KEY_ID, "version": 2, "format": "jwk", "public_key": JWK}, _check_jwk,
          query={"format": "jwk", "version": "2"}),
+    Case("keys.export_key", ("hm",), {"format": "HPKE", "public_key": PEM}, "POST",
+         "/v1/keys/hm/export", {"format": "HPKE", "public_key": PEM},
+         {"key_id": KEY_ID, "version": 3, "spec": "HMAC_SHA256", "format": "HPKE",
+          "encoding": "raw", "wrapped_key": b64(TAG), "jwe": None}, _check_exported),
     Case("keys.encapsulate", ("kem",), {}, "POST", "/v1/keys/kem/encapsulate", {},
          {**SHARED, "encapsulation": b64(ENCAPSULATION)}, _check_encapsulation),
     Case("keys.decapsulate", ("kem", ENCAPSULATION), {}, "POST", "/v1/keys/kem/decapsulate",
