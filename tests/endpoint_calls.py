@@ -55,6 +55,9 @@ def request_bodies(fixtures: dict[str, str]) -> dict[str, dict]:
         "auth.totp_confirm": {"code": "000000"}, "auth.totp_disable": {"code": "000000"},
         "tokens.create": {"ttl_seconds": 3600},
         "keys.export": {"format": "HPKE", "public_key": _RECIPIENT_PEM},
+        "keys.import_params": {"spec": "AES_256_GCM"},
+        "keys.import": {"import_token": "kst_imp_not-a-token", "name": "imported-in-matrix",
+                        "wrapped_material": b64(b"\x00" * 424)},
     }  # fmt: skip
 
 

@@ -15,7 +15,7 @@ to statuses (STYLE.md C12).
     │                        RoleAlreadyExists, PolicyAlreadyExists, BuiltinReadOnly, NoAdmin
     ├── ValidationError ──── ValidationFailed, MalformedRequest, PayloadTooLarge,
     │                        UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
-    │                        UnsupportedOperation, WeakPassword
+    │                        UnsupportedOperation, WeakPassword, ImportTokenInvalid
     ├── AuthError ────────── Unauthenticated (InvalidCredentials, TotpRequired),
     │                        PermissionDenied (RegistrationClosed)
     ├── TooManyAttempts      (429, with retry_after)
@@ -255,6 +255,16 @@ class RequestAborted(ValidationError):
 
     code = "RequestAborted"
     default_detail = "the client closed the connection before the request was read"
+
+
+class ImportTokenInvalid(ValidationError):
+    """A BYOK import token that is unknown, expired or already used (never echoed back)."""
+
+    code = "ImportTokenInvalid"
+    default_detail = (
+        "the import token is unknown, expired or already used: "
+        "ask POST /v1/keys/import-params for a new one"
+    )
 
 
 class InvalidUnsealShare(ValidationError):

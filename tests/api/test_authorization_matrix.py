@@ -49,6 +49,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "keys.version_schedule_destruction": _LIFECYCLE,
     "keys.version_cancel_destruction": _LIFECYCLE, "grants.create": _LIFECYCLE,
     "grants.list": _LIFECYCLE, "grants.revoke": _LIFECYCLE,
+    "keys.import": _LIFECYCLE, "keys.import_params": _LIFECYCLE,
     # Identities, roles, policies, the seal and the keyring: the admin alone.
     "users.create": _ADMIN, "users.list": _ADMIN, "users.describe": _ADMIN,
     "users.update": _ADMIN, "users.delete": _ADMIN, "users.disable": _ADMIN,

@@ -30,6 +30,7 @@ from keystead.api.routes import (
     crypto,
     export,
     grants,
+    key_import,
     keys,
     meta,
     signing,
@@ -61,8 +62,8 @@ def endpoint_table(metrics: Metrics) -> list[AnyEndpoint]:
     """Return every endpoint of the API, the OpenAPI document's included."""
     # Starlette tries routes in order: the per-request cryptographic operations go first.
     table: list[AnyEndpoint] = [
-        *crypto.ENDPOINTS, *signing.ENDPOINTS, *batch.ENDPOINTS, *keys.ENDPOINTS,
-        *export.ENDPOINTS, *grants.ENDPOINTS, *auth.ENDPOINTS, *users.ENDPOINTS,
+        *crypto.ENDPOINTS, *signing.ENDPOINTS, *batch.ENDPOINTS, *key_import.ENDPOINTS,
+        *keys.ENDPOINTS, *export.ENDPOINTS, *grants.ENDPOINTS, *auth.ENDPOINTS, *users.ENDPOINTS,
         *access.ENDPOINTS, *audit.ENDPOINTS, *system.ENDPOINTS,
     ]  # fmt: skip
     document: dict[str, Any] = {}

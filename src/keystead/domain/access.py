@@ -56,6 +56,7 @@ KEY_ADMIN_ACTIONS: Final = frozenset(
         "keys.schedule_destruction", "keys.cancel_destruction", "keys.version_deactivate",
         "keys.version_revoke", "keys.version_schedule_destruction",
         "keys.version_cancel_destruction", "grants.create", "grants.list", "grants.revoke",
+        "keys.import",
     }
 )  # fmt: skip
 GRANT_ACTIONS: Final = frozenset({"grants.create", "grants.list", "grants.revoke"})
@@ -80,6 +81,7 @@ SELF_ACTIONS: Final = frozenset(
 )  # fmt: skip
 AUDIT_ACTIONS: Final = frozenset({"audit.read", "audit.verify", "audit.export"})
 KEY_EXPORT_ACTION: Final = "keys.export"
+KEY_IMPORT_ACTION: Final = "keys.import"
 
 # Endpoint actions whose permission is another action's (batches are checked as singles).
 PERMISSION_OF: Final[Mapping[str, str]] = {
@@ -88,6 +90,8 @@ PERMISSION_OF: Final[Mapping[str, str]] = {
     "keys.sign_batch": "keys.sign",
     "keys.verify_batch": "keys.verify",
     "keys.decrypt_with_key": "keys.decrypt",
+    # Asking for BYOK import parameters needs what the import itself needs.
+    "keys.import_params": KEY_IMPORT_ACTION,
 }
 
 _SCOPES: Final[Mapping[str, Scope]] = {
@@ -96,6 +100,8 @@ _SCOPES: Final[Mapping[str, Scope]] = {
     **dict.fromkeys(SELF_ACTIONS, Scope.SELF),
     "sys.random": Scope.GLOBAL,
     "keys.list": Scope.GLOBAL,
+    # BYOK import makes a new key from a token and wrapped material: no existing key to check.
+    KEY_IMPORT_ACTION: Scope.GLOBAL,
     # Wrapped export of material: in no built-in role, given by no grant or ownership; only
     # a policy that names it allows it, and only for keys created exportable.
     KEY_EXPORT_ACTION: Scope.KEY,

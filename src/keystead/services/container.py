@@ -23,6 +23,7 @@ from keystead.services.crypto_ops import CryptoService
 from keystead.services.grants import GrantService
 from keystead.services.key_cache import KeyCache
 from keystead.services.key_export import ExportService
+from keystead.services.key_import import ImportService
 from keystead.services.keys import KeyService
 from keystead.services.lifecycle import LifecycleService, VersionLifecycle
 from keystead.services.login import LoginService, ThrottlePolicy
@@ -71,6 +72,7 @@ class Services:
     api_tokens: ApiTokenService
     audit: AuditLog
     exports: ExportService
+    imports: ImportService
 
     async def close(self) -> None:
         """Seal (wiping key material) and release the database connections."""
@@ -145,6 +147,7 @@ def build_services(
         users, login, TotpService(database, barrier, users, login, access, clock),
         PolicyService(database, access, clock), GrantService(database, keys, clock),
         ApiTokenService(database, tokens, users, access), audit, ExportService(keys),
+        ImportService(database, barrier, keys, access, clock, system.reload_keyring),
     )  # fmt: skip
 
 

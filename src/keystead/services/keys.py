@@ -30,6 +30,8 @@ from keystead.storage.key_repository import KeyFilter, NewVersion
 from keystead.storage.uow import Database
 from keystead.types import KeyId, KeyVersionNumber
 
+EXTERNAL_ORIGIN: Final = "EXTERNAL"
+"""The origin of a key whose material a caller brought (BYOK import)."""
 MAX_NAME_LENGTH: Final = 200
 MAX_TAGS: Final = 50
 MIN_ROTATION_PERIOD: Final = timedelta(hours=1)
@@ -132,9 +134,29 @@ class KeyService:
         key = _new_key(request, now, owner=owner)
         return key, self.new_version(key, KeyVersionNumber(1), now)
 
+    def prepare_imported(
+        self, request: NewKey, owner: str, imported: keygen.GeneratedKey
+    ) -> tuple[Key, NewVersion]:
+        """Make a key of origin EXTERNAL whose first version holds ``imported`` (BYOK).
+
+        The material is wiped once wrapped.
+
+        Raises:
+            ValidationFailed: A bad name, tag or date, or a usage the spec lacks.
+            Sealed: The server is sealed.
+        """
+        self._barrier.require_unsealed()
+        now = self._clock()
+        key = replace(_new_key(request, now, owner=owner), origin=EXTERNAL_ORIGIN)
+        return key, self._stored_version(key, KeyVersionNumber(1), imported, now)
+
     def new_version(self, key: Key, version: KeyVersionNumber, now: datetime) -> NewVersion:
         """Generate the material of a new version and wrap it under the barrier."""
-        generated = keygen.generate(key.spec.value)
+        return self._stored_version(key, version, keygen.generate(key.spec.value), now)
+
+    def _stored_version(
+        self, key: Key, version: KeyVersionNumber, generated: keygen.GeneratedKey, now: datetime
+    ) -> NewVersion:
         try:
             with generated.material.expose() as raw:
                 wrapped = self._barrier.encrypt(raw, material_binding(key.id, version))

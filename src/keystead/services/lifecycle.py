@@ -13,10 +13,11 @@ from keystead.errors import (
     InvalidStateTransition,
     KeyStateForbidsOperation,
     KeyVersionNotFound,
+    UnsupportedOperation,
     ValidationFailed,
 )
 from keystead.services.clock import Clock
-from keystead.services.keys import KeyService
+from keystead.services.keys import EXTERNAL_ORIGIN, KeyService
 from keystead.storage.uow import Database
 from keystead.types import KeyVersionNumber
 
@@ -143,11 +144,16 @@ class LifecycleService:
 
         Raises:
             KeyStateForbidsOperation: Only an ACTIVE key rotates.
+            UnsupportedOperation: The key was imported (origin EXTERNAL).
         """
         key = (await self._keys.resolve(reference)).key
         if key.state is not _S.ACTIVE:
             msg = f"a key in state {key.state} cannot rotate"
             raise KeyStateForbidsOperation(msg)
+        if key.origin == EXTERNAL_ORIGIN:
+            # Its material comes from outside; a version Keystead made would mix origins.
+            msg = "an imported key (origin EXTERNAL) does not rotate: its material is not ours"
+            raise UnsupportedOperation(msg)
         now = self._clock()
         version = KeyVersionNumber(key.primary_version + 1)
         period = key.rotation_period

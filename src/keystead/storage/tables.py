@@ -238,3 +238,19 @@ class AuditCheckpointRow(Base):
     time: Mapped[str] = mapped_column(String(40))
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ImportParamsRow(Base):
+    """A BYOK import token (only its SHA-256) and its RSA wrapping key, under the barrier."""
+
+    __tablename__ = "import_params"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True, index=True)
+    spec: Mapped[str] = mapped_column(String(40))
+    private_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(_TS)
+    expires_at: Mapped[datetime] = mapped_column(_TS)
+    used_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

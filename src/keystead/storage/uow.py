@@ -18,6 +18,7 @@ from keystead.storage.identity_repository import (
     ThrottleRepository,
     UserRepository,
 )
+from keystead.storage.import_repository import ImportParamsRepository
 from keystead.storage.key_repository import KeyRepository
 from keystead.storage.repositories import SystemRepository, TokenRepository
 
@@ -35,6 +36,7 @@ class UnitOfWork:
     access: AccessRepository
     grants: GrantRepository
     audit: AuditRepository
+    imports: ImportParamsRepository
 
 
 class Database:
@@ -62,6 +64,7 @@ class Database:
                     AccessRepository(session),
                     GrantRepository(session),
                     AuditRepository(session),
+                    ImportParamsRepository(session),
                 )
         except (OperationalError, InterfaceError) as exc:
             raise StorageError(operator_detail=str(exc.orig)) from exc
