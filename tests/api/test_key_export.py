@@ -153,19 +153,37 @@ def test_a_key_not_created_exportable_refuses(server: Server) -> None:
     assert "wrapped_key" not in refused.text
 
 
+def test_a_key_cannot_be_made_exportable_after_it_was_created(server: Server) -> None:
+    exporter = _exporter(server)
+    _key(server, "sealed-in", "AES_256_GCM", exportable=False)
+    changed = server.as_root("PATCH", "/v1/keys/sealed-in", {"exportable": True})
+    assert (changed.status_code, changed.json()["code"]) == (400, "ValidationFailed")
+    assert server.as_root("GET", "/v1/keys/sealed-in").json()["exportable"] is False
+    refused = server.client.post("/v1/keys/sealed-in/export", json=_hpke_body(), headers=exporter)
+    assert refused.json()["code"] == "KeyNotExportable"
+
+
 def test_export_needs_a_policy_that_names_it(server: Server) -> None:
     _key(server, "mine", "AES_256_GCM")
-    # The key-admin manages the key, a key-user owns or is granted it: neither exports it.
+    # The key-admin manages the key, a key-user is granted every use of it: neither exports.
     admin = server.user_with("kim", ["key-admin"])
-    owner = server.user_with("olga", ["key-user"])
-    made = server.client.post(
-        "/v1/keys", json={"name": "olgas", "spec": "AES_256_GCM", "exportable": True},
-        headers=owner,
-    )  # fmt: skip
-    assert made.status_code in {201, 403}
-    for who, name in ((admin, "mine"), (owner, "mine"), (owner, "olgas")):
-        refused = server.client.post(f"/v1/keys/{name}/export", json=_hpke_body(), headers=who)
+    user = server.user_with("olga", ["key-user"])
+    every_use = ["encrypt", "decrypt", "reencrypt", "data_key", "data_key_wrapped"]
+    granted = server.as_root(
+        "POST", "/v1/keys/mine/grants", {"principal": "olga", "operations": every_use}
+    )
+    assert granted.status_code == 201, granted.text
+    assert server.client.post(
+        "/v1/keys/mine/encrypt", json={"plaintext": b64(b"x")}, headers=user
+    ).status_code == 200  # fmt: skip
+    for who in (admin, user):
+        refused = server.client.post("/v1/keys/mine/export", json=_hpke_body(), headers=who)
         assert (refused.status_code, refused.json()["code"]) == (403, "PermissionDenied")
+    # Nor may a grant list export among its operations.
+    listed = server.as_root(
+        "POST", "/v1/keys/mine/grants", {"principal": "olga", "operations": ["export"]}
+    )
+    assert listed.status_code == 400
 
 
 def test_a_deny_on_the_key_wins_over_the_exporters_allow(server: Server) -> None:
