@@ -31,7 +31,7 @@ _CURVES: Final = {
 }
 
 
-def _b64url(data: bytes) -> str:
+def b64url(data: bytes) -> str:
     """Base64url without padding (RFC 7515 section 2)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -39,7 +39,7 @@ def _b64url(data: bytes) -> str:
 def _uint(value: int, length: int | None = None) -> str:
     """Encode an unsigned integer big-endian, minimal or padded to ``length`` bytes."""
     size = length if length is not None else max(1, (value.bit_length() + 7) // 8)
-    return _b64url(value.to_bytes(size, "big"))
+    return b64url(value.to_bytes(size, "big"))
 
 
 def _members(key: PublicKeyTypes) -> dict[str, str]:
@@ -59,7 +59,7 @@ def _members(key: PublicKeyTypes) -> dict[str, str]:
     # What is left, given the spec check of public_jwk: Ed25519 or X25519.
     curve = "X25519" if isinstance(key, x25519.X25519PublicKey) else "Ed25519"
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return {"kty": "OKP", "crv": curve, "x": _b64url(raw)}
+    return {"kty": "OKP", "crv": curve, "x": b64url(raw)}
 
 
 def public_jwk(

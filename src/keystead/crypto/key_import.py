@@ -32,22 +32,8 @@ def import_material(spec: str, raw: bytes) -> GeneratedKey:
             msg = f"spec {spec} takes an unencrypted PKCS#8 DER private key of spec {spec}"
             raise ValueError(msg) from None
         return GeneratedKey(material, asymmetric.public_key_der(algorithm, material))
-    expected = material_length(spec)
+    expected = keygen.material_length(spec)
     if len(raw) != expected:
         msg = f"spec {spec} takes {expected} bytes of material, not {len(raw)}"
         raise ValueError(msg)
     return GeneratedKey(KeyMaterial(raw), None)
-
-
-def material_length(spec: str) -> int:
-    """Return how many bytes of material a symmetric or MAC spec takes.
-
-    It is the length ``keygen`` generates, by construction (the few random bytes are wiped).
-
-    Raises:
-        ValueError: Not a spec name.
-    """
-    generated = keygen.generate(spec).material
-    length = len(generated)
-    generated.wipe()
-    return length

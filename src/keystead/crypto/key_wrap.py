@@ -42,9 +42,9 @@ from cryptography.hazmat.primitives.keywrap import (
 
 from keystead.crypto import asymmetric, jwk
 from keystead.crypto.asymmetric import AsymmetricAlgorithm
-from keystead.crypto.jwk import _b64url
+from keystead.crypto.jwk import b64url
 from keystead.crypto.random import random_bytes
-from keystead.crypto.rsa_oaep import _oaep
+from keystead.crypto.rsa_oaep import oaep_padding
 from keystead.crypto.secret import KeyMaterial
 from keystead.errors import DecryptionFailed, InvalidPublicKey, UnsupportedAlgorithm
 
@@ -149,7 +149,7 @@ def rsa_aes_key_wrap(public_key: rsa.RSAPublicKey, material: bytes) -> bytes:
     _check_material(material)
     # A fresh key per wrap, so AES-KWP's deterministic output reveals nothing across wraps.
     ephemeral_key = random_bytes(_AES_256_KEY_BYTES)
-    return public_key.encrypt(ephemeral_key, _oaep()) + aes_key_wrap_with_padding(
+    return public_key.encrypt(ephemeral_key, oaep_padding()) + aes_key_wrap_with_padding(
         ephemeral_key, material
     )
 
@@ -164,7 +164,7 @@ def rsa_aes_key_unwrap(private_key: rsa.RSAPrivateKey, wrapped: bytes) -> bytes:
     try:
         # OAEP decryption refuses a first part shorter than the modulus; KWP refuses a
         # second part that is not n * 8 bytes with n >= 2 (RFC 5649 section 4.2).
-        ephemeral_key = private_key.decrypt(wrapped[:modulus_bytes], _oaep())
+        ephemeral_key = private_key.decrypt(wrapped[:modulus_bytes], oaep_padding())
         return aes_key_unwrap_with_padding(ephemeral_key, wrapped[modulus_bytes:])
     except (ValueError, InvalidUnwrap):
         raise DecryptionFailed from None
@@ -313,17 +313,17 @@ def _jwe_wrap(recipient: object, material: bytes) -> bytes:
     header: dict[str, object]
     if isinstance(key, rsa.RSAPublicKey):
         header = {"alg": _JWE_RSA_ALG, "enc": _JWE_ENC}
-        encrypted_key = key.encrypt(cek, _oaep())
+        encrypted_key = key.encrypt(cek, oaep_padding())
     else:
         epk, kek = _ecdh_es(key)
         header = {"alg": _JWE_ECDH_ALG, "enc": _JWE_ENC, "epk": epk}
         encrypted_key = aes_key_wrap(kek, cek)
-    protected = _b64url(json.dumps(header, separators=(",", ":")).encode("ascii"))
+    protected = b64url(json.dumps(header, separators=(",", ":")).encode("ascii"))
     iv = random_bytes(_GCM_NONCE_BYTES)
     # RFC 7516 section 5.1 step 14: the AAD is the ASCII of the encoded protected header.
     sealed = AESGCM(cek).encrypt(iv, material, protected.encode("ascii"))
     parts = (encrypted_key, iv, sealed[:-_GCM_TAG_BYTES], sealed[-_GCM_TAG_BYTES:])
-    return ".".join((protected, *map(_b64url, parts))).encode("ascii")
+    return ".".join((protected, *map(b64url, parts))).encode("ascii")
 
 
 def _ecdh_es(

@@ -35,3 +35,14 @@ def generate(spec: str) -> GeneratedKey:
         material = asymmetric.generate(algorithm)
         return GeneratedKey(material, asymmetric.public_key_der(algorithm, material))
     return GeneratedKey(symmetric.generate(symmetric.algorithm_for_spec(spec)), None)
+
+
+def material_length(spec: str) -> int:
+    """Return how many bytes of material a symmetric or MAC spec takes.
+
+    Raises:
+        ValueError: Not a symmetric or MAC spec name.
+    """
+    if spec in mac.MacAlgorithm.__members__:
+        return mac.key_bytes(mac.MacAlgorithm(spec))
+    return symmetric.key_bytes(symmetric.algorithm_for_spec(spec))

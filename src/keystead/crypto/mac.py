@@ -29,9 +29,14 @@ _PARAMETERS: Final[Mapping[MacAlgorithm, tuple[str, int]]] = {
 }
 
 
+def key_bytes(algorithm: MacAlgorithm) -> int:
+    """Return how long generated (and imported) keys are: the hash's output length."""
+    return _PARAMETERS[algorithm][1]
+
+
 def generate(algorithm: MacAlgorithm) -> KeyMaterial:
     """Return a fresh HMAC key from the OS CSPRNG: 32, 48 or 64 bytes."""
-    return generate_key(_PARAMETERS[algorithm][1])
+    return generate_key(key_bytes(algorithm))
 
 
 def tag_bytes(algorithm: MacAlgorithm) -> int:

@@ -24,7 +24,8 @@ _MODULUS_BITS: Final = {
 _HASH_BYTES: Final = 32
 
 
-def _oaep() -> padding.OAEP:
+def oaep_padding() -> padding.OAEP:
+    """OAEP with SHA-256, MGF1-SHA-256 and no label: the padding of every RSA wrap here."""
     return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
 
@@ -82,7 +83,7 @@ def encrypt(public_key_der: bytes, plaintext: bytes) -> bytes:
             f"got {len(plaintext)}"
         )
         raise ValueError(msg)
-    return key.encrypt(plaintext, _oaep())
+    return key.encrypt(plaintext, oaep_padding())
 
 
 def decrypt(algorithm: AsymmetricAlgorithm, material: KeyMaterial, ciphertext: bytes) -> bytes:
@@ -106,6 +107,6 @@ def decrypt(algorithm: AsymmetricAlgorithm, material: KeyMaterial, ciphertext: b
     if len(ciphertext) != key.key_size // 8:
         raise DecryptionFailed
     try:
-        return key.decrypt(ciphertext, _oaep())
+        return key.decrypt(ciphertext, oaep_padding())
     except ValueError:
         raise DecryptionFailed from None

@@ -129,9 +129,14 @@ def _check_key(params: _Parameters, key: KeyMaterial) -> None:
         raise ValueError(msg)
 
 
+def key_bytes(algorithm: SymmetricAlgorithm) -> int:
+    """Return how long the algorithm's keys are."""
+    return _PARAMETERS[algorithm].key_bytes
+
+
 def generate(algorithm: SymmetricAlgorithm) -> KeyMaterial:
     """Return fresh key material of the right length from the OS CSPRNG."""
-    return generate_key(_PARAMETERS[algorithm].key_bytes)
+    return generate_key(key_bytes(algorithm))
 
 
 def encrypt(
