@@ -118,3 +118,11 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(postgres_admin_url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database of each kind the storage runs on (the conformance suites, STYLE.md C27)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keystead.db'}"
+    return str(request.getfixturevalue("postgres_url"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -14,13 +13,6 @@ from keystead.errors import StorageError
 from keystead.storage.audit_repository import GENESIS_HASH, AuditRecord
 from keystead.storage.audit_writer import AuditWriter
 from keystead.storage.engine import create_sync_engine, migrate
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'audit.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

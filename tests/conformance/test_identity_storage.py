@@ -12,18 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyotp
-import pytest
 
 from conftest import b64
 from identity_support import PASSWORD, running
 from keystead.config import load_settings
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'identity.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 def test_the_identity_workflow_on_each_database(database_url: str, tmp_path: Path) -> None:

@@ -31,13 +31,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'suite.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
 async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
     settings = load_settings(data_dir=tmp_path, insecure_http=True, database_url=database_url)
