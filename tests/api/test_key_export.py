@@ -240,6 +240,22 @@ def test_an_older_version_exports_and_a_destroyed_one_does_not(server: Server) -
     assert missing.status_code == 404
 
 
+def test_only_active_and_deactivated_material_exports(server: Server) -> None:
+    exporter = _exporter(server)
+    _key(server, "k", "AES_256_GCM")
+    assert server.as_root("POST", "/v1/keys/k/suspend").status_code == 200
+    refused = server.client.post("/v1/keys/k/export", json=_hpke_body(), headers=exporter)
+    assert (refused.status_code, refused.json()["code"]) == (409, "KeyStateForbidsOperation")
+    assert server.as_root("POST", "/v1/keys/k/resume").status_code == 200
+    assert server.as_root("POST", "/v1/keys/k/deactivate").status_code == 200
+    # A deactivated key may still be handed on, to decrypt old data elsewhere.
+    assert _export(server, exporter, "k", _hpke_body())["version"] == 1
+    revoked = server.as_root("POST", "/v1/keys/k/revoke", {"reason": "KEY_COMPROMISE"})
+    assert revoked.status_code == 200, revoked.text
+    refused = server.client.post("/v1/keys/k/export", json=_hpke_body(), headers=exporter)
+    assert (refused.status_code, refused.json()["code"]) == (409, "KeyStateForbidsOperation")
+
+
 def test_every_export_is_audited_without_the_material(server: Server) -> None:
     exporter = _exporter(server)
     made = _key(server, "k", "AES_256_GCM")
