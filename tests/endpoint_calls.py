@@ -58,6 +58,7 @@ def request_bodies(fixtures: dict[str, str]) -> dict[str, dict]:
         "keys.import_params": {"spec": "AES_256_GCM"},
         "keys.import": {"import_token": "kst_imp_not-a-token", "name": "imported-in-matrix",
                         "wrapped_material": b64(b"\x00" * 424)},
+        "backups.create": {"passphrase": PASSWORD}, "keys.backup": {"passphrase": PASSWORD},
     }  # fmt: skip
 
 

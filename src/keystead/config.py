@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     insecure_http: bool = False
     database_url: SecretStr | None = None
     max_request_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    max_backup_bytes: Annotated[int, Field(ge=1024 * 1024, le=64 * 1024**3)] = 4 * 1024**3
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     allow_immediate_destruction: bool = False
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     argon2_memory_kib: Annotated[int, Field(ge=8 * 1024, le=4 * 1024 * 1024)] = 19 * 1024
     argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = 2
     argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 1
+    # Backup passphrases: RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes).
+    backup_argon2_memory_kib: Annotated[int, Field(ge=8 * 1024, le=1024 * 1024)] = 64 * 1024
+    backup_argon2_time_cost: Annotated[int, Field(ge=1, le=16)] = 3
+    backup_argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 4
     login_delay_after_failures: Annotated[int, Field(ge=1, le=100)] = 3
     login_max_delay_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     lockout_threshold: Annotated[int, Field(ge=2, le=1000)] = 10

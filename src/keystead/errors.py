@@ -12,12 +12,15 @@ to statuses (STYLE.md C12).
     │                        RoleNotFound, PolicyNotFound, GrantNotFound, TokenNotFound
     ├── ConflictError ────── KeyAlreadyExists, InvalidStateTransition, AlreadyInitialized,
     │                        KeyStateForbidsOperation, KeyDestroyed, UserAlreadyExists,
-    │                        RoleAlreadyExists, PolicyAlreadyExists, BuiltinReadOnly, NoAdmin
+    │                        RoleAlreadyExists, PolicyAlreadyExists, BuiltinReadOnly, NoAdmin,
+    │                        RestoreConflict
     ├── ValidationError ──── ValidationFailed, MalformedRequest, PayloadTooLarge,
     │                        UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
-    │                        UnsupportedOperation, WeakPassword, ImportTokenInvalid
+    │                        UnsupportedOperation, WeakPassword, ImportTokenInvalid,
+    │                        BackupInvalid, BackupUnlockFailed
     ├── AuthError ────────── Unauthenticated (InvalidCredentials, TotpRequired),
-    │                        PermissionDenied (RegistrationClosed)
+    │                        PermissionDenied (RegistrationClosed, KeyNotExportable,
+    │                        BackupNotAllowed)
     ├── TooManyAttempts      (429, with retry_after)
     ├── SealedError ──────── Sealed, NotInitialized
     ├── CryptoError ──────── DecryptionFailed (opaque, code InvalidCiphertext),
@@ -183,6 +186,16 @@ class AlreadyInitialized(ConflictError):
     default_detail = "the server is already initialised"
 
 
+class RestoreConflict(ConflictError):
+    """A restore would overwrite a different key that holds a backed-up key's name."""
+
+    code = "RestoreConflict"
+    default_detail = (
+        "a key in the backup has the name of a different key here; overwrite replaces only "
+        "the same key: restore with on_conflict=rename or skip"
+    )
+
+
 class InvalidStateTransition(ConflictError):
     """A lifecycle transition not in the table of ARCHITECTURE.md section 3."""
 
@@ -267,6 +280,20 @@ class ImportTokenInvalid(ValidationError):
     )
 
 
+class BackupInvalid(ValidationError):
+    """A backup archive that is malformed, truncated or altered; nothing was restored."""
+
+    code = "BackupInvalid"
+    default_detail = "the backup is malformed, truncated or altered; nothing was restored"
+
+
+class BackupUnlockFailed(ValidationError):
+    """The passphrase or recipient key given does not open the backup."""
+
+    code = "BackupUnlockFailed"
+    default_detail = "the passphrase or recipient key does not open this backup"
+
+
 class InvalidUnsealShare(ValidationError):
     """An unseal share that cannot be a share of any root key (bad length or encoding)."""
 
@@ -311,6 +338,13 @@ class KeyNotExportable(PermissionDenied):
 
     code = "KeyNotExportable"
     default_detail = "this key was not created exportable: its material never leaves Keystead"
+
+
+class BackupNotAllowed(PermissionDenied):
+    """The key was created with backup_allowed off: it never goes into a backup."""
+
+    code = "BackupNotAllowed"
+    default_detail = "this key was created with backup_allowed off: it is never backed up"
 
 
 class RegistrationClosed(PermissionDenied):

@@ -38,6 +38,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "sys.random": _USE,
     # Wrapped export: no built-in role; only a policy that names keys.export.
     "keys.export": frozenset(),
+    # Backup and restore extract and replace material: no built-in role, as for export.
+    "backups.create": frozenset(), "backups.restore": frozenset(),
+    "keys.backup": frozenset(), "keys.restore": frozenset(),
     # Reading a key: its administrators and the users it is granted to.
     "keys.describe": _READ, "keys.versions": _READ, "keys.public_key": _READ,
     # The lifecycle and grants: the key-admin alone.

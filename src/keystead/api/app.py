@@ -26,6 +26,7 @@ from keystead.api.routes import (
     access,
     audit,
     auth,
+    backup,
     batch,
     crypto,
     export,
@@ -64,7 +65,7 @@ def endpoint_table(metrics: Metrics) -> list[AnyEndpoint]:
     table: list[AnyEndpoint] = [
         *crypto.ENDPOINTS, *signing.ENDPOINTS, *batch.ENDPOINTS, *key_import.ENDPOINTS,
         *keys.ENDPOINTS, *export.ENDPOINTS, *grants.ENDPOINTS, *auth.ENDPOINTS, *users.ENDPOINTS,
-        *access.ENDPOINTS, *audit.ENDPOINTS, *system.ENDPOINTS,
+        *access.ENDPOINTS, *audit.ENDPOINTS, *system.ENDPOINTS, *backup.ENDPOINTS,
     ]  # fmt: skip
     document: dict[str, Any] = {}
 

@@ -428,3 +428,47 @@ def _x25519_from_jwk(recipient: Mapping[object, object]) -> x25519.X25519PublicK
     except ValueError:
         msg = 'the JWK\'s "x" is not a 32-byte X25519 public key'
         raise InvalidPublicKey(msg) from None
+
+
+def recipient_format(recipient_pem: str) -> tuple[WrappingFormat, bytes]:
+    """Choose the format a recipient public key PEM is wrapped for, and return its DER.
+
+    RSA keys get RSA_AES_KEY_WRAP_SHA_256; X25519 and MLKEM768X25519 (X-Wing) keys get HPKE.
+
+    Raises:
+        InvalidPublicKey: The PEM holds no public key, or one of another kind.
+    """
+    der = _pem_to_der(recipient_pem, WrappingFormat.RSA_AES_KEY_WRAP_SHA_256)
+    if der.startswith(_XWING_SPKI_PREFIX):
+        return WrappingFormat.HPKE, der
+    key = _load_spki(der)
+    if isinstance(key, rsa.RSAPublicKey):
+        return WrappingFormat.RSA_AES_KEY_WRAP_SHA_256, der
+    if isinstance(key, x25519.X25519PublicKey):
+        return WrappingFormat.HPKE, der
+    msg = f"a recipient must be an RSA, X25519 or MLKEM768X25519 public key (got {_kind(key)})"
+    raise InvalidPublicKey(msg)
+
+
+def unwrap_with(
+    wrapping_format: WrappingFormat,
+    algorithm: AsymmetricAlgorithm,
+    private_key: KeyMaterial,
+    wrapped: bytes,
+    info: bytes,
+) -> bytes:
+    """Open a wrap made by :func:`wrap` with a stored private key of ``algorithm``.
+
+    Raises:
+        UnsupportedAlgorithm: A key of that algorithm cannot open that format.
+        DecryptionFailed: The wrap is for another key, or altered.
+    """
+    key = asymmetric.load_private(algorithm, private_key)
+    if wrapping_format is WrappingFormat.RSA_AES_KEY_WRAP_SHA_256 and isinstance(
+        key, rsa.RSAPrivateKey
+    ):
+        return rsa_aes_key_unwrap(key, wrapped)
+    if wrapping_format is WrappingFormat.HPKE and isinstance(key, x25519.X25519PrivateKey):
+        return hpke_unwrap(key, wrapped, info)
+    msg = f"a {algorithm} key cannot open a {wrapping_format} wrap"
+    raise UnsupportedAlgorithm(msg)

@@ -82,6 +82,11 @@ SELF_ACTIONS: Final = frozenset(
 AUDIT_ACTIONS: Final = frozenset({"audit.read", "audit.verify", "audit.export"})
 KEY_EXPORT_ACTION: Final = "keys.export"
 KEY_IMPORT_ACTION: Final = "keys.import"
+# A backup can be opened by whoever holds its passphrase: taking one extracts key material.
+BACKUP_CREATE_ACTION: Final = "backups.create"
+BACKUP_RESTORE_ACTION: Final = "backups.restore"
+KEY_BACKUP_ACTION: Final = "keys.backup"
+KEY_RESTORE_ACTION: Final = "keys.restore"
 
 # Endpoint actions whose permission is another action's (batches are checked as singles).
 PERMISSION_OF: Final[Mapping[str, str]] = {
@@ -105,6 +110,12 @@ _SCOPES: Final[Mapping[str, Scope]] = {
     # Wrapped export of material: in no built-in role, given by no grant or ownership; only
     # a policy that names it allows it, and only for keys created exportable.
     KEY_EXPORT_ACTION: Scope.KEY,
+    # Backup and restore, like export, are in no built-in role: only a policy naming them
+    # (or the root token) allows them. The single-key forms are checked on the key's name.
+    BACKUP_CREATE_ACTION: Scope.GLOBAL,
+    BACKUP_RESTORE_ACTION: Scope.GLOBAL,
+    KEY_BACKUP_ACTION: Scope.KEY,
+    KEY_RESTORE_ACTION: Scope.KEY,
     # Anyone reads their own record; the service asks users.describe for anyone else's.
     "users.describe": Scope.SELF,
 }

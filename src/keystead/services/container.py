@@ -11,6 +11,7 @@ import structlog
 from keystead.audit.file_sink import FileSink
 from keystead.audit.log import AuditLog, DiscardingAuditLog
 from keystead.config import Settings
+from keystead.crypto.backup_archive import KdfParameters
 from keystead.crypto.passwords import Argon2Parameters, PasswordHasher
 from keystead.domain.specs import USAGE_LIMITS, KeySpec
 from keystead.domain.throttle import ThrottleRules
@@ -18,6 +19,7 @@ from keystead.errors import ConfigurationError
 from keystead.seal.barrier import Barrier
 from keystead.services.access import AccessService
 from keystead.services.api_tokens import ApiTokenService
+from keystead.services.backup import BackupService
 from keystead.services.clock import Clock, utc_now
 from keystead.services.crypto_ops import CryptoService
 from keystead.services.grants import GrantService
@@ -28,7 +30,9 @@ from keystead.services.keys import KeyService
 from keystead.services.lifecycle import LifecycleService, VersionLifecycle
 from keystead.services.login import LoginService, ThrottlePolicy
 from keystead.services.policies import PolicyService
+from keystead.services.restore import RestoreService
 from keystead.services.scheduler import Scheduler
+from keystead.services.server_keys import ServerKeys
 from keystead.services.signing_ops import SigningService
 from keystead.services.system import SystemService
 from keystead.services.tokens import TokenLifetimes, TokenService
@@ -73,6 +77,9 @@ class Services:
     audit: AuditLog
     exports: ExportService
     imports: ImportService
+    backups: BackupService
+    restores: RestoreService
+    server_keys: ServerKeys
 
     async def close(self) -> None:
         """Seal (wiping key material) and release the database connections."""
@@ -118,10 +125,13 @@ def build_services(
     access = AccessService(database)
     audit = _audit_log(settings, database, clock, barrier)
 
+    server_keys = ServerKeys(database, barrier, clock)
+
     def on_seal() -> None:
         cache.clear()
         tokens.forget_all()
         audit.forget_keys()
+        server_keys.forget()
 
     system = SystemService(database, barrier, tokens, clock, on_seal)
     keys = KeyService(database, barrier, cache, clock, system.reload_keyring, access)
@@ -148,6 +158,10 @@ def build_services(
         PolicyService(database, access, clock), GrantService(database, keys, clock),
         ApiTokenService(database, tokens, users, access), audit, ExportService(keys),
         ImportService(database, barrier, keys, access, clock, system.reload_keyring),
+        BackupService(
+            database, barrier, keys, access, server_keys, clock, _backup_kdf(settings),
+        ),
+        RestoreService(database, barrier, keys, access, clock), server_keys,
     )  # fmt: skip
 
 
@@ -163,6 +177,13 @@ def _audit_log(settings: Settings, database: Database, clock: Clock, barrier: Ba
             settings.audit_file, settings.audit_file_max_bytes, settings.audit_file_keep
         )
     return kind(database, writer, clock, barrier, settings.audit_checkpoint_interval, sink)
+
+
+def _backup_kdf(settings: Settings) -> KdfParameters:
+    return KdfParameters(
+        settings.backup_argon2_memory_kib, settings.backup_argon2_time_cost,
+        settings.backup_argon2_parallelism,
+    )  # fmt: skip
 
 
 def _lifetimes(settings: Settings) -> TokenLifetimes:

@@ -284,7 +284,7 @@ class KeyService:
             if wrapped is None:
                 known = any(v.version == version for v in await uow.keys.versions(key_id))
                 raise KeyDestroyed if known else KeyVersionNotFound
-        raw = await self._open_stored(wrapped, material_binding(key_id, version), "material")
+        raw = await self.open_stored(wrapped, material_binding(key_id, version), "material")
         material = KeyMaterial(raw)
         entry.materials[version] = material
         return material
@@ -324,11 +324,16 @@ class KeyService:
         if stored is None:
             raise KeyVersionNotFound
         binding = public_key_binding(key_id, version)
-        public = await self._open_stored(stored, binding, "public key")
+        public = await self.open_stored(stored, binding, "public key")
         entry.public_keys[version] = public
         return public
 
-    async def _open_stored(self, wrapped: bytes, binding: bytes, what: str) -> bytes:
+    async def open_stored(self, wrapped: bytes, binding: bytes, what: str) -> bytes:
+        """Decrypt a stored secret bound to ``binding``, reloading the keyring if need be.
+
+        Raises:
+            StorageIntegrityError: It was altered, or copied from another row.
+        """
         if not self._barrier.knows_term(wrapped):
             await self._reload_keyring()  # written by a node that has rotated the keyring
         try:

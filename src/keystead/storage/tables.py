@@ -254,3 +254,14 @@ class ImportParamsRow(Base):
     expires_at: Mapped[datetime] = mapped_column(_TS)
     used_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
     key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class ServerKeyRow(Base):
+    """A key pair of the server's own, one per purpose (e.g. signing backups), under the barrier."""
+
+    __tablename__ = "server_keys"
+
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
+    private_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(_TS)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from keystead.errors import StorageError
 from keystead.storage.audit_repository import AuditRepository
+from keystead.storage.backup_repository import BackupRepository
 from keystead.storage.engine import AsyncSession
 from keystead.storage.identity_repository import (
     AccessRepository,
@@ -21,6 +22,7 @@ from keystead.storage.identity_repository import (
 from keystead.storage.import_repository import ImportParamsRepository
 from keystead.storage.key_repository import KeyRepository
 from keystead.storage.repositories import SystemRepository, TokenRepository
+from keystead.storage.server_key_repository import ServerKeyRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ class UnitOfWork:
     grants: GrantRepository
     audit: AuditRepository
     imports: ImportParamsRepository
+    backups: BackupRepository
+    server_keys: ServerKeyRepository
 
 
 class Database:
@@ -65,6 +69,8 @@ class Database:
                     GrantRepository(session),
                     AuditRepository(session),
                     ImportParamsRepository(session),
+                    BackupRepository(session),
+                    ServerKeyRepository(session),
                 )
         except (OperationalError, InterfaceError) as exc:
             raise StorageError(operator_detail=str(exc.orig)) from exc
