@@ -377,6 +377,11 @@ class ArchiveReader:
         except (msgspec.DecodeError, msgspec.ValidationError):
             msg = "the backup's trailer is malformed"
             raise BackupInvalid(msg) from None
+        # The signature covers what the trailer says, not its bytes: only the one encoding
+        # Keystead writes is taken, so no byte of an archive can change unnoticed.
+        if msgspec.json.encode(trailer) != body:
+            msg = "the backup's trailer is not in its canonical form (altered)"
+            raise BackupInvalid(msg)
         if trailer.records != self.record_count or trailer.digest != digest:
             msg = (
                 f"the backup's trailer does not match its contents ({self.record_count} "

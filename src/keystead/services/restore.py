@@ -41,7 +41,14 @@ from keystead.crypto.secret import KeyMaterial
 from keystead.domain.access import BACKUP_RESTORE_ACTION, KEY_RESTORE_ACTION
 from keystead.domain.lifecycle import KeyState
 from keystead.domain.models import Principal
-from keystead.errors import BackupUnlockFailed, KeyNotFound, RestoreConflict, ValidationFailed
+from keystead.errors import (
+    BackupInvalid,
+    BackupUnlockFailed,
+    KeyAlreadyExists,
+    KeyNotFound,
+    RestoreConflict,
+    ValidationFailed,
+)
 from keystead.seal.barrier import Barrier
 from keystead.services import backup_records
 from keystead.services.access import AccessService
@@ -55,6 +62,7 @@ from keystead.types import KeyId
 __all__ = ["OnConflict", "RestoreReport", "RestoreRequest", "RestoreService"]
 
 _YIELD_EVERY: Final = 64
+_CHUNK: Final = 250  # keys written a few statements at a time, not a few per key
 _RENAMED_SUFFIX: Final = "-restored"
 _MAX_NAME: Final = 200
 # Overwrite takes these from the backup; lifecycle state and what a key is stay as here.
@@ -199,49 +207,83 @@ class RestoreService:
     ) -> list[KeyId]:
         touched: list[KeyId] = []
         async with self._database.unit_of_work() as uow:
+            chunk: list[KeyRecord] = []
             for payload in reader.records(archive_key):
                 record = backup_records.decode(payload, reader.record_count)
-                if request.only is not None and request.only not in {record.id, record.name}:
-                    continue
-                if await self._apply(uow, record, request.on_conflict, report):
-                    touched.append(KeyId(uuid.UUID(record.id)))
+                if request.only is None or request.only in {record.id, record.name}:
+                    chunk.append(record)
+                if len(chunk) == _CHUNK:
+                    touched += await self._apply(uow, chunk, request.on_conflict, report)
+                    chunk = []
+            touched += await self._apply(uow, chunk, request.on_conflict, report)
         return touched
 
     async def _apply(
-        self, uow: UnitOfWork, record: KeyRecord, on_conflict: OnConflict, report: RestoreReport
-    ) -> bool:
-        """Restore one key; True if a key that was here has changed."""
-        state = await uow.backups.key_state(record.id)
-        if state in DESTROYED_STATES:
-            await self._revive(
-                uow, record, compromised=state == KeyState.DESTROYED_COMPROMISED.value
-            )
-            report.revived.append(record.name)
-            return True
-        if state is not None:
-            if on_conflict is not OnConflict.OVERWRITE:
-                report.skipped.append(record.name)
-                return False
-            await self._overwrite(uow, record)
-            report.overwritten.append(record.name)
-            return True
-        name = record.name
-        if await uow.backups.id_named(name) is not None:
-            if on_conflict is OnConflict.SKIP:
-                report.skipped.append(name)
-                return False
-            if on_conflict is OnConflict.OVERWRITE:
-                msg = (
-                    f"the backup's key {name!r} has another id than the key of that name here; "
-                    "overwrite replaces only the same key: restore with on_conflict=rename or skip"
+        self,
+        uow: UnitOfWork,
+        records: list[KeyRecord],
+        on_conflict: OnConflict,
+        report: RestoreReport,
+    ) -> list[KeyId]:
+        """Restore a chunk of keys; return those that were here and have changed."""
+        if not records:
+            return []
+        states = await uow.backups.states_of([r.id for r in records])
+        holders = await uow.backups.ids_named([r.name for r in records])
+        touched: list[KeyId] = []
+        new: list[StoredKeyRows] = []
+        for record in records:
+            state = states.get(record.id)
+            if state in DESTROYED_STATES:
+                await self._revive(
+                    uow, record, compromised=state == KeyState.DESTROYED_COMPROMISED.value
                 )
-                raise RestoreConflict(msg)
-            name = await _free_name(uow, name)
-            report.renamed[record.name] = name
-        else:
-            report.restored.append(name)
-        await uow.backups.insert(self._rows(record, name))
-        return False
+                report.revived.append(record.name)
+                touched.append(KeyId(uuid.UUID(record.id)))
+            elif state is not None:
+                if on_conflict is not OnConflict.OVERWRITE:
+                    report.skipped.append(record.name)
+                    continue
+                await self._overwrite(uow, record)
+                report.overwritten.append(record.name)
+                touched.append(KeyId(uuid.UUID(record.id)))
+            else:
+                name = await self._name_for(uow, record, on_conflict, holders, report)
+                if name is not None:
+                    holders[name] = record.id
+                    new.append(self._rows(record, name))
+        try:
+            await uow.backups.insert(new)
+        except KeyAlreadyExists:
+            msg = "the backup holds two keys with one id or one name"
+            raise BackupInvalid(msg) from None
+        return touched
+
+    async def _name_for(
+        self,
+        uow: UnitOfWork,
+        record: KeyRecord,
+        on_conflict: OnConflict,
+        holders: dict[str, str],
+        report: RestoreReport,
+    ) -> str | None:
+        """The name a new key is restored under, or None to leave it out."""
+        if record.name not in holders:
+            report.restored.append(record.name)
+            return record.name
+        if on_conflict is OnConflict.SKIP:
+            report.skipped.append(record.name)
+            return None
+        if on_conflict is OnConflict.OVERWRITE:
+            msg = (
+                f"the backup's key {record.name!r} has another id than the key of that name "
+                "here; overwrite replaces only the same key: restore with on_conflict=rename "
+                "or skip"
+            )
+            raise RestoreConflict(msg)
+        name = await _free_name(uow, record.name, holders)
+        report.renamed[record.name] = name
+        return name
 
     async def _revive(self, uow: UnitOfWork, record: KeyRecord, *, compromised: bool) -> None:
         here = await uow.backups.version_columns(record.id)
@@ -323,9 +365,9 @@ def _builtins_list(items: list[Any]) -> list[Columns]:
     return [msgspec.to_builtins(item, builtin_types=(datetime, bytes)) for item in items]
 
 
-async def _free_name(uow: UnitOfWork, name: str) -> str:
+async def _free_name(uow: UnitOfWork, name: str, holders: dict[str, str]) -> str:
     base = name[: _MAX_NAME - len(_RENAMED_SUFFIX) - 8] + _RENAMED_SUFFIX
-    taken = await uow.backups.names_like(base)
+    taken = await uow.backups.names_starting(base) | {n for n in holders if n.startswith(base)}
     if base not in taken:
         return base
     number = 2

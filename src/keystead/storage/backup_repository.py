@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
 
+from keystead.errors import KeyAlreadyExists
 from keystead.storage.engine import AsyncSession
 from keystead.storage.repositories import as_utc
 from keystead.storage.tables import GrantRow, KeyRow, KeyTagRow, KeyVersionRow
@@ -106,15 +108,21 @@ class BackupRepository:
             for row in rows
         ]
 
-    async def key_state(self, key_id: str) -> str | None:
-        """The state of the key with that id, or None if there is none."""
-        return await self._session.scalar(select(KeyRow.state).where(KeyRow.id == key_id))
+    async def states_of(self, key_ids: Sequence[str]) -> dict[str, str]:
+        """The state of each key here among ``key_ids``, by id."""
+        rows = await self._session.execute(
+            select(KeyRow.id, KeyRow.state).where(KeyRow.id.in_(key_ids))
+        )
+        return dict(rows.all())
 
-    async def id_named(self, name: str) -> str | None:
-        """The id of the key with that name, or None."""
-        return await self._session.scalar(select(KeyRow.id).where(KeyRow.name == name))
+    async def ids_named(self, names: Sequence[str]) -> dict[str, str]:
+        """The id of each key here among ``names``, by name."""
+        rows = await self._session.execute(
+            select(KeyRow.name, KeyRow.id).where(KeyRow.name.in_(names))
+        )
+        return dict(rows.all())
 
-    async def names_like(self, prefix: str) -> set[str]:
+    async def names_starting(self, prefix: str) -> set[str]:
         """The names of keys that start with ``prefix``."""
         rows = await self._session.scalars(
             select(KeyRow.name).where(KeyRow.name.startswith(prefix))
@@ -131,16 +139,32 @@ class BackupRepository:
             self._session.expunge(row)
         return found
 
-    async def insert(self, key: StoredKeyRows) -> None:
-        """Insert a key that is not here, with its tags, versions and grants."""
-        key_id = key.key["id"]
-        await self._session.execute(insert(KeyRow), [known_columns(KeyRow, key.key)])
-        await self.replace_tags(key_id, key.tags)
-        if key.versions:
+    async def insert(self, keys: Sequence[StoredKeyRows]) -> None:
+        """Insert keys that are not here, with their tags, versions and grants.
+
+        Raises:
+            KeyAlreadyExists: One of them has the id or name of a key here, or of another.
+        """
+        if not keys:
+            return
+        tags = [
+            {"key_id": k.key["id"], "name": name, "value": value}
+            for k in keys for name, value in k.tags.items()
+        ]  # fmt: skip
+        versions = [known_columns(KeyVersionRow, v) for k in keys for v in k.versions]
+        grants = [
+            known_columns(GrantRow, {**g, "key_id": k.key["id"]}) for k in keys for g in k.grants
+        ]
+        try:
             await self._session.execute(
-                insert(KeyVersionRow), [known_columns(KeyVersionRow, v) for v in key.versions]
+                insert(KeyRow), [known_columns(KeyRow, k.key) for k in keys]
             )
-        await self.replace_grants(key_id, key.grants)
+        except IntegrityError:
+            msg = "a key with one of these ids or names is already here"
+            raise KeyAlreadyExists(msg) from None
+        for table, rows in ((KeyTagRow, tags), (KeyVersionRow, versions), (GrantRow, grants)):
+            if rows:
+                await self._session.execute(insert(table), rows)
 
     async def update_key(self, key_id: str, values: Mapping[str, Any]) -> None:
         """Set columns of a key row (never its id)."""
