@@ -126,6 +126,9 @@ def test_a_backup_restores_into_a_server_with_other_shares(source: Server, targe
 
     assert sorted(report["restored"]) == sorted({name for name, _, _ in made + signed})
     assert report["keys_in_backup"] == 5
+    assert report["counts"] == {
+        "restored": 5, "revived": 0, "overwritten": 0, "renamed": 0, "skipped": 0,
+    }  # fmt: skip
     assert (report["revived"], report["skipped"], report["renamed"]) == ([], [], {})
     for name, version, ciphertext in made:
         opened = _ok(_decrypt(target, ciphertext))
@@ -432,3 +435,16 @@ def test_a_backup_taken_before_rotation_restores_over_a_destroyed_rotated_key(
     _ok(restore(source, archive))
     assert base64.b64decode(_ok(_decrypt(source, first))["plaintext"]) == b"first"
     assert _decrypt(source, second).json()["code"] == "KeyDestroyed"  # type: ignore[attr-defined]
+
+
+def test_a_report_names_the_first_keys_and_counts_them_all(
+    source: Server, target: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("keystead.services.restore.LISTED_NAMES", 2)
+    for name in ("k1", "k2", "k3"):
+        _key(source, name, "AES_256_GCM")
+    report = _ok(restore(target, backup(source)))
+    assert (report["counts"]["restored"], len(report["restored"])) == (3, 2)
+    assert set(report["restored"]) < {"k1", "k2", "k3"}  # in id order, which is random
+    again = _ok(restore(target, backup(source)))
+    assert (again["counts"]["skipped"], len(again["skipped"])) == (3, 2)

@@ -62,6 +62,8 @@ from keystead.types import KeyId
 __all__ = ["OnConflict", "RestoreReport", "RestoreRequest", "RestoreService"]
 
 _YIELD_EVERY: Final = 64
+LISTED_NAMES: Final = 1000
+"""A report names at most this many keys of each kind; ``counts`` has them all."""
 _CHUNK: Final = 250  # keys written a few statements at a time, not a few per key
 _RENAMED_SUFFIX: Final = "-restored"
 _MAX_NAME: Final = 200
@@ -94,16 +96,31 @@ class RestoreRequest:
 
 @dataclass(slots=True)
 class RestoreReport:
-    """What a restore did, key by key name."""
+    """What a restore did: how many keys of each kind, and (the first thousand) names."""
 
     signer: str
     created_at: datetime
     keys_in_backup: int = 0
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("restored", "revived", "overwritten", "renamed", "skipped"), 0
+        )
+    )
     restored: list[str] = field(default_factory=list)
     revived: list[str] = field(default_factory=list)
     overwritten: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)
+
+    def note(self, what: str, name: str, new_name: str = "") -> None:
+        """Count one key; name it too while the list is short (memory stays flat)."""
+        self.counts[what] += 1
+        if self.counts[what] > LISTED_NAMES:
+            return
+        if what == "renamed":
+            self.renamed[name] = new_name
+        else:
+            getattr(self, what).append(name)
 
 
 class RestoreService:
@@ -238,14 +255,14 @@ class RestoreService:
                 await self._revive(
                     uow, record, compromised=state == KeyState.DESTROYED_COMPROMISED.value
                 )
-                report.revived.append(record.name)
+                report.note("revived", record.name)
                 touched.append(KeyId(uuid.UUID(record.id)))
             elif state is not None:
                 if on_conflict is not OnConflict.OVERWRITE:
-                    report.skipped.append(record.name)
+                    report.note("skipped", record.name)
                     continue
                 await self._overwrite(uow, record)
-                report.overwritten.append(record.name)
+                report.note("overwritten", record.name)
                 touched.append(KeyId(uuid.UUID(record.id)))
             else:
                 name = await self._name_for(uow, record, on_conflict, holders, report)
@@ -269,10 +286,10 @@ class RestoreService:
     ) -> str | None:
         """The name a new key is restored under, or None to leave it out."""
         if record.name not in holders:
-            report.restored.append(record.name)
+            report.note("restored", record.name)
             return record.name
         if on_conflict is OnConflict.SKIP:
-            report.skipped.append(record.name)
+            report.note("skipped", record.name)
             return None
         if on_conflict is OnConflict.OVERWRITE:
             msg = (
@@ -282,7 +299,7 @@ class RestoreService:
             )
             raise RestoreConflict(msg)
         name = await _free_name(uow, record.name, holders)
-        report.renamed[record.name] = name
+        report.note("renamed", record.name, name)
         return name
 
     async def _revive(self, uow: UnitOfWork, record: KeyRecord, *, compromised: bool) -> None:

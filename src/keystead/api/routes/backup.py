@@ -106,7 +106,8 @@ async def _spooled(ctx: RequestContext) -> AsyncIterator[IO[bytes]]:
 def _report(report: RestoreReport) -> RestoreResponse:
     return RestoreResponse(
         signer=report.signer, created_at=report.created_at,
-        keys_in_backup=report.keys_in_backup, restored=report.restored, revived=report.revived,
+        keys_in_backup=report.keys_in_backup, counts=report.counts, restored=report.restored,
+        revived=report.revived,
         overwritten=report.overwritten, skipped=report.skipped, renamed=report.renamed,
     )  # fmt: skip
 

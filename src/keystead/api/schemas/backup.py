@@ -20,12 +20,14 @@ class BackupCreateRequest(Request):
 
 
 class RestoreResponse(Response):
-    """What a restore did, by key name."""
+    """What a restore did: counts, and the names of the first 1,000 keys of each kind."""
 
     signer: str
     """The SHA-256 of the signing server's backup public key (DER), in hex."""
     created_at: datetime
     keys_in_backup: int
+    counts: dict[str, int]
+    """How many keys were restored, revived, overwritten, renamed and skipped."""
     restored: list[str]
     """Keys that were not here, restored as backed up."""
     revived: list[str]
