@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from conftest import b64
-from identity_support import Server, running
+from identity_support import PASSWORD, Server, running
 from keystead.config import Settings, load_settings
 
 PASSPHRASE = "a long backup passphrase, 2026"
@@ -128,6 +129,7 @@ def test_a_backup_restores_into_a_server_with_other_shares(source: Server, targe
     assert report["keys_in_backup"] == 5
     assert report["counts"] == {
         "restored": 5, "revived": 0, "overwritten": 0, "renamed": 0, "skipped": 0,
+        "identities_restored": 0, "identities_overwritten": 0, "identities_skipped": 0,
     }  # fmt: skip
     assert (report["revived"], report["skipped"], report["renamed"]) == ([], [], {})
     for name, version, ciphertext in made:
@@ -448,3 +450,60 @@ def test_a_report_names_the_first_keys_and_counts_them_all(
     assert set(report["restored"]) < {"k1", "k2", "k3"}  # in id order, which is random
     again = _ok(restore(target, backup(source)))
     assert (again["counts"]["skipped"], len(again["skipped"])) == (3, 2)
+
+
+def _alice_with_totp(server: Server) -> str:
+    """Alice, in a role of an operator's own policy, with TOTP on; her TOTP secret."""
+    statement = {"effect": "allow", "actions": ["keys.describe"], "keys": ["orders-*"]}
+    _ok(server.as_root("POST", "/v1/policies", {"name": "readers", "statements": [statement]}), 201)
+    _ok(server.as_root("POST", "/v1/roles", {"name": "reader", "policies": ["readers"]}), 201)
+    session = server.user_with("alice", ["reader"])
+    body = {"password": PASSWORD}
+    secret = _ok(server.client.post("/v1/auth/totp/enroll", json=body, headers=session))["secret"]
+    now = pyotp.TOTP(secret).at(server.clock.now)
+    _ok(server.client.post("/v1/auth/totp/confirm", json={"code": now}, headers=session))
+    return secret
+
+
+def test_identities_travel_only_when_asked(source: Server, target: Server) -> None:
+    secret = _alice_with_totp(source)
+    _key(source, "orders-eu", "AES_256_GCM")
+    without = _ok(restore(target, backup(source)))
+    assert without["counts"]["identities_restored"] == 0
+    assert target.login("alice").status_code == 401
+
+    with_them = backup(source, passphrase=PASSPHRASE, include_identities=True)
+    report = _ok(restore(target, with_them))
+
+    # the policy, the role, alice; the key was restored by the first restore
+    assert report["counts"]["identities_restored"] == 3
+    assert report["counts"]["skipped"] == 2  # orders-eu and alice's own key, already here
+    target.clock.now = source.clock.now + timedelta(seconds=60)
+    code = pyotp.TOTP(secret).at(target.clock.now)
+    assert target.login("alice").json()["code"] == "TotpRequired"
+    session = target.login("alice", totp=code)
+    assert session.status_code == 200, session.text
+    alice = {"authorization": f"Bearer {session.json()['token']}"}
+    described = target.client.get("/v1/keys/orders-eu", headers=alice)
+    assert described.status_code == 200, described.text
+    again = _ok(restore(target, with_them))
+    assert again["counts"]["identities_skipped"] == 3
+
+
+def test_a_user_of_the_same_name_is_never_merged(source: Server, target: Server) -> None:
+    source.add_user("bob", ["key-user"])
+    _destroy(source, "user:bob")  # so that only the user, not his key, meets its namesake
+    target.add_user("bob", [])
+    report = _ok(
+        restore(target, backup(source, passphrase=PASSPHRASE, include_identities=True),
+                on_conflict="overwrite")
+    )  # fmt: skip
+    assert report["counts"]["identities_skipped"] == 1
+    assert target.as_root("GET", "/v1/users/bob").json()["roles"] == []
+
+
+def test_a_single_key_backup_takes_no_identities(source: Server) -> None:
+    _key(source, "solo", "AES_256_GCM")
+    body = {"passphrase": PASSPHRASE, "include_identities": True}
+    refused = source.as_root("POST", "/v1/keys/solo/backup", body)
+    assert (refused.status_code, refused.json()["code"]) == (400, "ValidationFailed")

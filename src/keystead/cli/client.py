@@ -25,6 +25,7 @@ family (STYLE.md C32):
 8     the server could not be reached (connection refused, TLS verification, timeout)
 9     local configuration: a bad KEYSTEAD_ADDR or KEYSTEAD_CACERT
 10    ``audit verify`` only: the audit log (or export file) failed verification
+11    ``backup verify`` only: the archive failed verification
 ====  ================================================================================
 """
 
@@ -75,6 +76,7 @@ class ExitCode(IntEnum):
     UNREACHABLE = 8
     CONFIGURATION = 9
     AUDIT_INVALID = 10
+    BACKUP_INVALID = 11
 
 
 # Checked in order: the first family the error belongs to decides.

@@ -28,16 +28,19 @@ from keystead.domain.access import BACKUP_CREATE_ACTION, KEY_BACKUP_ACTION
 from keystead.domain.models import Principal
 from keystead.errors import (
     BackupNotAllowed,
+    DecryptionFailed,
     KeyDestroyed,
+    StorageIntegrityError,
     ValidationFailed,
     WeakPassword,
 )
 from keystead.seal.barrier import Barrier
 from keystead.services import backup_records
 from keystead.services.access import AccessService
-from keystead.services.backup_records import KeyRecord
+from keystead.services.backup_records import KeyRecord, PolicyRecord, RoleRecord, UserRecord
 from keystead.services.clock import Clock
 from keystead.services.keys import KeyService, material_binding, public_key_binding
+from keystead.services.login import totp_binding
 from keystead.services.server_keys import BACKUP_SIGNING, ServerKeys
 from keystead.storage.backup_repository import DESTROYED_STATES, StoredKeyRows
 from keystead.storage.uow import Database
@@ -56,6 +59,9 @@ class BackupRequest:
     recipient: str | None = None
     key: str | None = None
     """A key's id or name for a single-key backup; None for every key."""
+    include_identities: bool = False
+    """Also the operators' policies and roles, and every user (password hash, roles, TOTP
+    secret; never a token): a full backup only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,9 @@ class BackupService:
         only: KeyId | None = None
         if request.key is None:
             await self._access.require(principal, BACKUP_CREATE_ACTION)
+        elif request.include_identities:
+            msg = "identities go only into a full backup (POST /v1/backups), not a key's"
+            raise ValidationFailed(msg)
         else:
             entry = await self._keys.authorized(principal, KEY_BACKUP_ACTION, request.key)
             if not entry.key.backup_allowed:
@@ -124,9 +133,8 @@ class BackupService:
         else:
             count = 1
         writer = ArchiveWriter(header, archive_key, signing_key)
-        return BackupStream(
-            count, backup_archive.fingerprint(public_key), self._chunks(writer, archive_key, only)
-        )
+        chunks = self._chunks(writer, archive_key, only, identities=request.include_identities)
+        return BackupStream(count, backup_archive.fingerprint(public_key), chunks)
 
     async def _protect(
         self, request: BackupRequest
@@ -149,10 +157,18 @@ class BackupService:
         )
 
     async def _chunks(
-        self, writer: ArchiveWriter, archive_key: KeyMaterial, only: KeyId | None
+        self,
+        writer: ArchiveWriter,
+        archive_key: KeyMaterial,
+        only: KeyId | None,
+        *,
+        identities: bool,
     ) -> AsyncIterator[bytes]:
         try:
             yield writer.opening()
+            if identities:
+                async for identity_frames in self._identity_frames(writer):
+                    yield identity_frames
             after = ""
             while True:
                 async with self._database.unit_of_work() as uow:
@@ -171,6 +187,36 @@ class BackupService:
             yield writer.closing()
         finally:
             archive_key.wipe()
+
+    async def _identity_frames(self, writer: ArchiveWriter) -> AsyncIterator[bytes]:
+        async with self._database.unit_of_work() as uow:
+            policies = await uow.identity_backups.policies()
+            roles = await uow.identity_backups.roles()
+        found: list[backup_records.Record] = [
+            *(msgspec.convert(p, PolicyRecord) for p in policies),
+            *(msgspec.convert(r, RoleRecord) for r in roles),
+        ]
+        yield b"".join(writer.record(backup_records.encode(r)) for r in found)
+        after = ""
+        while True:
+            async with self._database.unit_of_work() as uow:
+                users = await uow.identity_backups.users_page(after, _PAGE)
+            if not users:
+                return
+            yield b"".join(writer.record(backup_records.encode(self._user(u))) for u in users)
+            after = users[-1]["username"]
+
+    def _user(self, columns: dict[str, object]) -> UserRecord:
+        wrapped = columns.pop("totp_secret_wrapped", None)
+        if isinstance(wrapped, bytes):
+            try:
+                secret = self._barrier.decrypt(wrapped, totp_binding(str(columns["id"])))
+            except DecryptionFailed:
+                detail = f"user {columns['username']}: the TOTP secret fails its integrity check"
+                raise StorageIntegrityError(operator_detail=detail) from None
+            columns["totp_secret"] = secret
+        columns["user_kind"] = columns.pop("kind")
+        return msgspec.convert(columns, UserRecord)
 
     async def _record(self, stored: StoredKeyRows) -> KeyRecord:
         key_id = KeyId(uuid.UUID(stored.key["id"]))

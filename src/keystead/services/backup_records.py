@@ -1,4 +1,4 @@
-"""What one backup record holds: a key with its versions, tags and grants.
+"""What one backup record holds: a key with its versions, tags and grants; or an identity.
 
 The material is in the clear here, inside the archive's encryption. MessagePack, checked
 field by field on the way in.
@@ -83,17 +83,59 @@ class KeyRecord(msgspec.Struct, frozen=True, kw_only=True, tag="key", tag_field=
         return f"KeyRecord(name={self.name!r}, spec={self.spec}, versions={len(self.versions)})"
 
 
+class PolicyRecord(msgspec.Struct, frozen=True, kw_only=True, tag="policy", tag_field="kind"):
+    """An operator's own policy (the built-in ones live in code)."""
+
+    name: str
+    statements: list[dict[str, object]]
+    updated_at: datetime
+    description: str = ""
+
+
+class RoleRecord(msgspec.Struct, frozen=True, kw_only=True, tag="role", tag_field="kind"):
+    """An operator's own role: a bundle of policies."""
+
+    name: str
+    policies: list[str]
+    updated_at: datetime
+    description: str = ""
+
+
+class UserRecord(msgspec.Struct, frozen=True, kw_only=True, tag="user", tag_field="kind"):
+    """A user or service account: its Argon2id hash and TOTP secret, never a token."""
+
+    id: str
+    username: str
+    kind_of_user: str = msgspec.field(name="user_kind")
+    roles: list[str]
+    created_at: datetime
+    updated_at: datetime
+    password_hash: str | None = None
+    disabled: bool = False
+    key_id: str | None = None
+    totp_secret: bytes | None = None
+    totp_confirmed: bool = False
+    totp_last_step: int = 0
+    recovery_code_hashes: list[str] = msgspec.field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"UserRecord(username={self.username!r})"
+
+
+Record = KeyRecord | PolicyRecord | RoleRecord | UserRecord
+IdentityRecord = PolicyRecord | RoleRecord | UserRecord
+
 _ENCODER: Final = msgspec.msgpack.Encoder()
-_DECODER: Final = msgspec.msgpack.Decoder(KeyRecord)
+_DECODER: Final = msgspec.msgpack.Decoder(Record)
 _MAX_NAME: Final = 200
 
 
-def encode(record: KeyRecord) -> bytes:
+def encode(record: Record) -> bytes:
     """The record's bytes, as they go into the archive."""
     return _ENCODER.encode(record)
 
 
-def decode(payload: bytes, seq: int) -> KeyRecord:
+def decode(payload: bytes, seq: int) -> Record:
     """Read and check one record.
 
     The archive has authenticated the bytes, but a recipient-wrapped archive can be made by
@@ -105,8 +147,14 @@ def decode(payload: bytes, seq: int) -> KeyRecord:
     try:
         record = _DECODER.decode(payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        msg = f"record {seq} of the backup is not a key record: {exc}"
+        msg = f"record {seq} of the backup is not a key or identity record: {exc}"
         raise BackupInvalid(msg) from None
+    if not isinstance(record, KeyRecord):
+        name = record.username if isinstance(record, UserRecord) else record.name
+        if not name or len(name) > _MAX_NAME:
+            msg = f"record {seq} of the backup: a name that is empty or too long"
+            raise BackupInvalid(msg)
+        return record
     problem = _problem(record)
     if problem:
         msg = f"record {seq} of the backup ({record.name[:_MAX_NAME]!r}): {problem}"

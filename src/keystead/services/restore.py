@@ -52,9 +52,16 @@ from keystead.errors import (
 from keystead.seal.barrier import Barrier
 from keystead.services import backup_records
 from keystead.services.access import AccessService
-from keystead.services.backup_records import KeyRecord, VersionRecord
+from keystead.services.backup_records import (
+    IdentityRecord,
+    KeyRecord,
+    PolicyRecord,
+    UserRecord,
+    VersionRecord,
+)
 from keystead.services.clock import Clock
 from keystead.services.keys import KeyService, material_binding, public_key_binding
+from keystead.services.login import totp_binding
 from keystead.storage.backup_repository import DESTROYED_STATES, Columns, StoredKeyRows
 from keystead.storage.uow import Database, UnitOfWork
 from keystead.types import KeyId
@@ -103,7 +110,17 @@ class RestoreReport:
     keys_in_backup: int = 0
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("restored", "revived", "overwritten", "renamed", "skipped"), 0
+            (
+                "restored",
+                "revived",
+                "overwritten",
+                "renamed",
+                "skipped",
+                "identities_restored",
+                "identities_overwritten",
+                "identities_skipped",
+            ),
+            0,
         )
     )
     restored: list[str] = field(default_factory=list)
@@ -162,8 +179,7 @@ class RestoreService:
         archive_key = await self._unlock(principal, reader.header, request)
         try:
             report = RestoreReport(reader.signer_fingerprint, reader.header.created_at)
-            wanted = await self._check(reader, archive_key, request.only)
-            report.keys_in_backup = reader.record_count
+            wanted, report.keys_in_backup = await self._check(reader, archive_key, request.only)
             if request.only is not None:
                 if wanted is None:
                     msg = f"the backup holds no key {request.only!r}"
@@ -175,6 +191,8 @@ class RestoreService:
             archive_key.wipe()
         for key_id in touched:
             self._keys.forget(key_id)
+        if report.counts["identities_restored"] or report.counts["identities_overwritten"]:
+            self._access.invalidate()  # new roles and policies apply at once on this node
         return report
 
     async def _unlock(
@@ -205,15 +223,18 @@ class RestoreService:
 
     async def _check(
         self, reader: ArchiveReader, archive_key: KeyMaterial, only: str | None
-    ) -> str | None:
-        wanted = None
+    ) -> tuple[str | None, int]:
+        """Read every record; return the backed-up name of ``only`` and the key count."""
+        wanted, keys = None, 0
         for payload in reader.records(archive_key):
             record = backup_records.decode(payload, reader.record_count)
-            if only is not None and only in {record.id, record.name}:
-                wanted = record.name
+            if isinstance(record, KeyRecord):
+                keys += 1
+                if only is not None and only in {record.id, record.name}:
+                    wanted = record.name
             if reader.record_count % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a long archive must not hold up other requests
-        return wanted
+        return wanted, keys
 
     async def _write(
         self,
@@ -227,6 +248,10 @@ class RestoreService:
             chunk: list[KeyRecord] = []
             for payload in reader.records(archive_key):
                 record = backup_records.decode(payload, reader.record_count)
+                if not isinstance(record, KeyRecord):
+                    if request.only is None:  # a single-key restore takes no identities
+                        await self._apply_identity(uow, record, request.on_conflict, report)
+                    continue
                 if request.only is None or request.only in {record.id, record.name}:
                     chunk.append(record)
                 if len(chunk) == _CHUNK:
@@ -301,6 +326,38 @@ class RestoreService:
         name = await _free_name(uow, record.name, holders)
         report.note("renamed", record.name, name)
         return name
+
+    async def _apply_identity(
+        self,
+        uow: UnitOfWork,
+        record: IdentityRecord,
+        on_conflict: OnConflict,
+        report: RestoreReport,
+    ) -> None:
+        """Restore a policy, role or user; one here of that name is kept, or overwritten."""
+        columns: Columns = msgspec.to_builtins(record, builtin_types=(datetime, bytes))
+        kind = columns.pop("kind")
+        repository = uow.identity_backups
+        if isinstance(record, UserRecord):
+            here = await repository.user_id(record.username, record.id)
+            if here is not None and here != record.id:
+                report.counts["identities_skipped"] += 1  # another user: never merged
+                return
+            exists = here is not None
+            secret = columns.pop("totp_secret", None)
+            columns["totp_secret_wrapped"] = (
+                None if secret is None else self._barrier.encrypt(secret, totp_binding(record.id))
+            )
+            columns["kind"] = columns.pop("user_kind")
+        elif isinstance(record, PolicyRecord):
+            exists = await repository.policy_exists(record.name)
+        else:
+            exists = await repository.role_exists(record.name)
+        if exists and on_conflict is not OnConflict.OVERWRITE:
+            report.counts["identities_skipped"] += 1
+            return
+        await repository.put(kind, columns, exists=exists)
+        report.counts["identities_overwritten" if exists else "identities_restored"] += 1
 
     async def _revive(self, uow: UnitOfWork, record: KeyRecord, *, compromised: bool) -> None:
         here = await uow.backups.version_columns(record.id)

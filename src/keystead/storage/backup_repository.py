@@ -20,7 +20,15 @@ from sqlalchemy.orm import DeclarativeBase
 from keystead.errors import KeyAlreadyExists
 from keystead.storage.engine import AsyncSession
 from keystead.storage.repositories import as_utc
-from keystead.storage.tables import GrantRow, KeyRow, KeyTagRow, KeyVersionRow
+from keystead.storage.tables import (
+    GrantRow,
+    KeyRow,
+    KeyTagRow,
+    KeyVersionRow,
+    PolicyRow,
+    RoleRow,
+    UserRow,
+)
 
 Columns = dict[str, Any]
 
@@ -202,6 +210,58 @@ class BackupRepository:
             await self._session.execute(
                 insert(GrantRow), [known_columns(GrantRow, {**g, "key_id": key_id}) for g in grants]
             )
+
+
+class IdentityBackupRepository:
+    """Policies, roles and users as rows, for backup and restore (TOTP secret still wrapped)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def policies(self) -> list[Columns]:
+        """Every operator-made policy."""
+        return [columns_of(r) for r in await self._session.scalars(select(PolicyRow))]
+
+    async def roles(self) -> list[Columns]:
+        """Every operator-made role."""
+        return [columns_of(r) for r in await self._session.scalars(select(RoleRow))]
+
+    async def users_page(self, after: str, limit: int) -> list[Columns]:
+        """Up to ``limit`` users in username order after ``after``."""
+        rows = await self._session.scalars(
+            select(UserRow).where(UserRow.username > after).order_by(UserRow.username).limit(limit)
+        )
+        return [columns_of(r) for r in rows]
+
+    async def policy_exists(self, name: str) -> bool:
+        """Whether a policy of that name is here."""
+        return await self._session.get(PolicyRow, name) is not None
+
+    async def role_exists(self, name: str) -> bool:
+        """Whether a role of that name is here."""
+        return await self._session.get(RoleRow, name) is not None
+
+    async def user_id(self, username: str, user_id: str) -> str | None:
+        """The id of the user here with that name or that id, or None."""
+        return await self._session.scalar(
+            select(UserRow.id).where((UserRow.username == username) | (UserRow.id == user_id))
+        )
+
+    async def put(self, kind: str, values: Mapping[str, Any], *, exists: bool) -> None:
+        """Insert, or replace the columns of, a ``policy``, ``role`` or ``user`` row."""
+        table, key = _IDENTITY_TABLES[kind]
+        columns = known_columns(table, values)
+        if not exists:
+            await self._session.execute(insert(table), [columns])
+            return
+        column = table.__table__.columns[key]
+        changes = {k: v for k, v in columns.items() if k not in {key, "id"}}
+        await self._session.execute(update(table).where(column == columns[key]).values(changes))
+
+
+_IDENTITY_TABLES: Final[Mapping[str, tuple[type[DeclarativeBase], str]]] = {
+    "policy": (PolicyRow, "name"), "role": (RoleRow, "name"), "user": (UserRow, "username"),
+}  # fmt: skip
 
 
 def _backed_up() -> tuple[Any, ...]:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from keystead.errors import StorageError
 from keystead.storage.audit_repository import AuditRepository
-from keystead.storage.backup_repository import BackupRepository
+from keystead.storage.backup_repository import BackupRepository, IdentityBackupRepository
 from keystead.storage.engine import AsyncSession
 from keystead.storage.identity_repository import (
     AccessRepository,
@@ -40,6 +40,7 @@ class UnitOfWork:
     audit: AuditRepository
     imports: ImportParamsRepository
     backups: BackupRepository
+    identity_backups: IdentityBackupRepository
     server_keys: ServerKeyRepository
 
 
@@ -70,6 +71,7 @@ class Database:
                     AuditRepository(session),
                     ImportParamsRepository(session),
                     BackupRepository(session),
+                    IdentityBackupRepository(session),
                     ServerKeyRepository(session),
                 )
         except (OperationalError, InterfaceError) as exc:

@@ -45,15 +45,19 @@ def _archive_response(stream: BackupStream) -> Response:
 
 async def create_backup(ctx: RequestContext, body: BackupCreateRequest) -> Response:
     """Stream an archive of every key with backup_allowed."""
-    request = BackupRequest(passphrase=body.passphrase, recipient=body.recipient)
+    request = BackupRequest(
+        passphrase=body.passphrase, recipient=body.recipient,
+        include_identities=body.include_identities,
+    )  # fmt: skip
     return _archive_response(await ctx.services.backups.create(ctx.caller(), request))
 
 
 async def create_key_backup(ctx: RequestContext, body: BackupCreateRequest) -> Response:
     """Stream an archive of one key."""
     request = BackupRequest(
-        passphrase=body.passphrase, recipient=body.recipient, key=ctx.path_params["key"]
-    )
+        passphrase=body.passphrase, recipient=body.recipient, key=ctx.path_params["key"],
+        include_identities=body.include_identities,
+    )  # fmt: skip
     return _archive_response(await ctx.services.backups.create(ctx.caller(), request))
 
 

@@ -17,6 +17,8 @@ class BackupCreateRequest(Request):
     """At least 12 characters, not a common password."""
     recipient: Annotated[str, msgspec.Meta(max_length=16384)] | None = None
     """An RSA (RSA_AES_KEY_WRAP_SHA_256), X25519 or MLKEM768X25519 (HPKE) public key PEM."""
+    include_identities: bool = False
+    """Also policies, roles and users (password hashes, TOTP secrets; never tokens)."""
 
 
 class RestoreResponse(Response):
@@ -27,7 +29,8 @@ class RestoreResponse(Response):
     created_at: datetime
     keys_in_backup: int
     counts: dict[str, int]
-    """How many keys were restored, revived, overwritten, renamed and skipped."""
+    """How many keys were restored, revived, overwritten, renamed and skipped; and how many
+    identities (policies, roles, users) were restored, overwritten and skipped."""
     restored: list[str]
     """Keys that were not here, restored as backed up."""
     revived: list[str]
