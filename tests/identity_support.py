@@ -67,3 +67,16 @@ def running(settings: Settings, shares: int = 1, threshold: int = 1) -> Iterator
             yield Server(client, services, clock, root, body["shares"])
         finally:
             client.portal.call(services.close)  # type: ignore[union-attr]
+
+
+def forwarding_transport(server: Server) -> httpx.MockTransport:
+    """A transport that hands each request to the in-process server (for SDK clients)."""
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        answer = server.client.request(
+            request.method, request.url.raw_path.decode(), content=request.read(),
+            headers=dict(request.headers),
+        )  # fmt: skip
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+    return httpx.MockTransport(forward)

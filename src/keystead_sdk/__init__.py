@@ -25,6 +25,8 @@ from keystead_sdk._audit_models import (
     AuditRecord,
     AuditVerification,
 )
+from keystead_sdk._backup_models import BackupWritten, RestoreReport
+from keystead_sdk._backups import AsyncBackupsAPI, BackupsAPI
 from keystead_sdk._client import (
     AsyncClient,
     AsyncKeysAPI,
@@ -36,10 +38,14 @@ from keystead_sdk._client import (
 from keystead_sdk._envelope import ciphertext_key_id
 from keystead_sdk._errors import (
     AuditWriteFailed,
+    BackupInvalid,
+    BackupNotAllowed,
+    BackupUnlockFailed,
     ConfigurationError,
     Conflict,
     CryptoError,
     GrantNotFound,
+    ImportTokenInvalid,
     InvalidCiphertext,
     InvalidCredentials,
     InvalidPublicKey,
@@ -96,6 +102,7 @@ from keystead_sdk._models import (
     Encrypted,
     ExportedKey,
     Health,
+    ImportParams,
     InitResult,
     Key,
     KeyPage,
@@ -111,6 +118,7 @@ from keystead_sdk._models import (
 __all__ = [
     "AsyncAuditAPI",
     "AsyncAuthAPI",
+    "AsyncBackupsAPI",
     "AsyncClient",
     "AsyncGrantsAPI",
     "AsyncKeysAPI",
@@ -128,6 +136,11 @@ __all__ = [
     "AuditVerification",
     "AuditWriteFailed",
     "AuthAPI",
+    "BackupInvalid",
+    "BackupNotAllowed",
+    "BackupUnlockFailed",
+    "BackupWritten",
+    "BackupsAPI",
     "Client",
     "ConfigurationError",
     "Conflict",
@@ -142,6 +155,8 @@ __all__ = [
     "GrantNotFound",
     "GrantsAPI",
     "Health",
+    "ImportParams",
+    "ImportTokenInvalid",
     "InitResult",
     "InvalidCiphertext",
     "InvalidCredentials",
@@ -165,6 +180,7 @@ __all__ = [
     "PublicKey",
     "RecoveryCodes",
     "RegistrationClosed",
+    "RestoreReport",
     "Role",
     "RoleNotFound",
     "RolesAPI",

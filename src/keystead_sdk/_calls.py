@@ -14,6 +14,7 @@ from typing import Final, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import SecretStr
 
 from keystead_sdk._envelope import ciphertext_key_id
 from keystead_sdk._errors import ServerError, error_from_response, header, is_problem
@@ -24,6 +25,7 @@ from keystead_sdk._models import (
     Encrypted,
     ExportedKey,
     Health,
+    ImportParams,
     InitResult,
     Key,
     KeyPage,
@@ -227,6 +229,44 @@ def _exported_key(response: httpx.Response) -> ExportedKey:
         msg = "expected exactly one of wrapped_key and jwe"
         raise ValueError(msg)
     return exported
+
+
+def _import_params(response: httpx.Response) -> ImportParams:
+    return ImportParams.model_validate(response.json())
+
+
+def _import_target(  # noqa: PLR0913 - the target and the fields of a new key
+    name: str | None,
+    key: str | None,
+    *,
+    usage: str | None,
+    description: str,
+    tags: Mapping[str, str] | None,
+    exportable: bool,
+    backup_allowed: bool,
+) -> dict[str, object]:
+    """``{"key": ...}`` for a new version, or ``{"name": ...}`` and the new key's fields."""
+    if (name is None) == (key is None):
+        msg = "give exactly one of name (a new key) and key (a new version of an EXTERNAL key)"
+        raise ValueError(msg)
+    if key is not None:
+        if usage is not None or description or tags or exportable or not backup_allowed:
+            msg = (
+                "usage, description, tags, exportable and backup_allowed describe a new key: "
+                "leave them out with key"
+            )
+            raise ValueError(msg)
+        return {"key": key}
+    body: dict[str, object] = {
+        "name": name,
+        "description": description,
+        "tags": dict(tags or {}),
+        "exportable": exportable,
+        "backup_allowed": backup_allowed,
+    }
+    if usage is not None:
+        body["usage"] = usage
+    return body
 
 
 def _export_recipient(
@@ -533,6 +573,41 @@ def export_key(
     if version is not None:
         body["version"] = version
     return Call("POST", _key_path(key, "export"), _exported_key, json=body)
+
+
+def import_params(spec: str) -> Call[ImportParams]:
+    """``POST /v1/keys/import-params``."""
+    return Call("POST", "/v1/keys/import-params", _import_params, json={"spec": spec})
+
+
+def import_key(  # noqa: PLR0913 - one argument per field of the request
+    import_token: str | SecretStr,
+    wrapped_material: bytes,
+    *,
+    name: str | None,
+    key: str | None,
+    valid_to: datetime | None,
+    usage: str | None,
+    description: str,
+    tags: Mapping[str, str] | None,
+    exportable: bool,
+    backup_allowed: bool,
+) -> Call[Key]:
+    """``POST /v1/keys/import``: to a new key (``name``) or as a new version (``key``).
+
+    Raises:
+        ValueError: Neither or both of ``name`` and ``key``, new-key fields with ``key``, or
+            a naive ``valid_to``.
+    """
+    target = _import_target(
+        name, key, usage=usage, description=description, tags=tags, exportable=exportable,
+        backup_allowed=backup_allowed,
+    )  # fmt: skip
+    token = import_token.get_secret_value() if isinstance(import_token, SecretStr) else import_token
+    body = {"import_token": token, "wrapped_material": _b64(wrapped_material), **target}
+    if valid_to is not None:
+        body["valid_to"] = _iso("valid_to", valid_to)
+    return Call("POST", "/v1/keys/import", _key, json=body)
 
 
 def encapsulate(key: str) -> Call[Encapsulation]:

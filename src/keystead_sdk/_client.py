@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from keystead_sdk import _calls, _identity_calls
 from keystead_sdk._audit import AsyncAuditAPI, AuditAPI
+from keystead_sdk._backups import AsyncBackupsAPI, BackupsAPI
 from keystead_sdk._errors import ConfigurationError, TransportError
 from keystead_sdk._identity import AuthAPI, GrantsAPI, PoliciesAPI, RolesAPI, TokensAPI, UsersAPI
 from keystead_sdk._identity_async import (
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         Encrypted,
         ExportedKey,
         Health,
+        ImportParams,
         InitResult,
         Key,
         KeyPage,
@@ -658,6 +660,88 @@ class KeysAPI:
             _calls.export_key(key, format, public_key=public_key, jwk=jwk, version=version)
         )
 
+    def import_params(self, spec: str) -> ImportParams:
+        """Get a one-use import token and the RSA-3072 public key to wrap BYOK material to.
+
+        The token lasts 24 hours and imports material once. The caller needs a policy that
+        allows ``keys.import`` (the built-in ``key-admin`` role has it).
+
+        Args:
+            spec: The spec of the material to import, e.g. ``"AES_256_GCM"``, ``"ED25519"``.
+
+        Returns:
+            The token (``import_token``, hidden from ``repr``) and the ``public_key`` PEM.
+
+        Raises:
+            ValidationFailed: An unknown spec.
+        """
+        return self._send(_calls.import_params(spec))
+
+    def import_key(  # noqa: PLR0913 - one argument per field of the request
+        self,
+        import_token: str | SecretStr,
+        wrapped_material: bytes,
+        *,
+        name: str | None = None,
+        key: str | None = None,
+        valid_to: datetime | None = None,
+        usage: str | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        exportable: bool = False,
+        backup_allowed: bool = True,
+    ) -> Key:
+        """Import material wrapped to ``import_params``' public key, as a key or a new version.
+
+        The material is wrapped on the caller's side with ``RSA_AES_KEY_WRAP_SHA_256``
+        (RSA-OAEP-SHA-256 of a fresh AES-256 key, then AES key wrap with padding of the
+        material): raw bytes for symmetric and MAC specs, an unencrypted PKCS#8 DER private
+        key for asymmetric ones. Give exactly one of ``name`` (a new key of origin EXTERNAL)
+        and ``key`` (an ACTIVE key of origin EXTERNAL, whose new primary version the
+        material becomes, as a rotation would make it).
+
+        Args:
+            import_token: ``import_params(...).import_token``.
+            wrapped_material: The wrapped material, raw bytes.
+            name: The new key's unique name.
+            key: The id or name of the EXTERNAL key to import a new version into.
+            valid_to: When the material expires: the server erases it then, and a key left
+                with no material is destroyed (timezone-aware, in the future).
+            usage: A new key's usage, for specs that have several.
+            description: A new key's description.
+            tags: A new key's ``name: value`` labels.
+            exportable: Whether a new key's material may be exported, wrapped.
+            backup_allowed: Whether backups include a new key.
+
+        Returns:
+            The key: new, or with the imported version as its primary one.
+
+        Raises:
+            ImportTokenInvalid: The token is unknown, expired or already used.
+            InvalidCiphertext: The material does not unwrap with the token's wrapping key.
+            ValidationFailed: Material that does not fit the token's spec, a token of
+                another spec than the key's, a ``valid_to`` in the past;
+                ``UnsupportedOperation`` (a key of origin KEYSTEAD).
+            Conflict: ``KeyAlreadyExists``; ``KeyStateForbidsOperation`` (the key is not
+                ACTIVE).
+            ValueError: Neither or both of ``name`` and ``key``, new-key arguments with
+                ``key``, or a naive ``valid_to``, before anything is sent.
+        """
+        return self._send(
+            _calls.import_key(
+                import_token,
+                wrapped_material,
+                name=name,
+                key=key,
+                valid_to=valid_to,
+                usage=usage,
+                description=description,
+                tags=tags,
+                exportable=exportable,
+                backup_allowed=backup_allowed,
+            )
+        )
+
     def encapsulate(self, key: str) -> Encapsulation:
         """ML-KEM: a fresh shared secret and its encapsulation against the key's public key.
 
@@ -1206,6 +1290,88 @@ class AsyncKeysAPI:
             _calls.export_key(key, format, public_key=public_key, jwk=jwk, version=version)
         )
 
+    async def import_params(self, spec: str) -> ImportParams:
+        """Get a one-use import token and the RSA-3072 public key to wrap BYOK material to.
+
+        The token lasts 24 hours and imports material once. The caller needs a policy that
+        allows ``keys.import`` (the built-in ``key-admin`` role has it).
+
+        Args:
+            spec: The spec of the material to import, e.g. ``"AES_256_GCM"``, ``"ED25519"``.
+
+        Returns:
+            The token (``import_token``, hidden from ``repr``) and the ``public_key`` PEM.
+
+        Raises:
+            ValidationFailed: An unknown spec.
+        """
+        return await self._send(_calls.import_params(spec))
+
+    async def import_key(  # noqa: PLR0913 - one argument per field of the request
+        self,
+        import_token: str | SecretStr,
+        wrapped_material: bytes,
+        *,
+        name: str | None = None,
+        key: str | None = None,
+        valid_to: datetime | None = None,
+        usage: str | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        exportable: bool = False,
+        backup_allowed: bool = True,
+    ) -> Key:
+        """Import material wrapped to ``import_params``' public key, as a key or a new version.
+
+        The material is wrapped on the caller's side with ``RSA_AES_KEY_WRAP_SHA_256``
+        (RSA-OAEP-SHA-256 of a fresh AES-256 key, then AES key wrap with padding of the
+        material): raw bytes for symmetric and MAC specs, an unencrypted PKCS#8 DER private
+        key for asymmetric ones. Give exactly one of ``name`` (a new key of origin EXTERNAL)
+        and ``key`` (an ACTIVE key of origin EXTERNAL, whose new primary version the
+        material becomes, as a rotation would make it).
+
+        Args:
+            import_token: ``import_params(...).import_token``.
+            wrapped_material: The wrapped material, raw bytes.
+            name: The new key's unique name.
+            key: The id or name of the EXTERNAL key to import a new version into.
+            valid_to: When the material expires: the server erases it then, and a key left
+                with no material is destroyed (timezone-aware, in the future).
+            usage: A new key's usage, for specs that have several.
+            description: A new key's description.
+            tags: A new key's ``name: value`` labels.
+            exportable: Whether a new key's material may be exported, wrapped.
+            backup_allowed: Whether backups include a new key.
+
+        Returns:
+            The key: new, or with the imported version as its primary one.
+
+        Raises:
+            ImportTokenInvalid: The token is unknown, expired or already used.
+            InvalidCiphertext: The material does not unwrap with the token's wrapping key.
+            ValidationFailed: Material that does not fit the token's spec, a token of
+                another spec than the key's, a ``valid_to`` in the past;
+                ``UnsupportedOperation`` (a key of origin KEYSTEAD).
+            Conflict: ``KeyAlreadyExists``; ``KeyStateForbidsOperation`` (the key is not
+                ACTIVE).
+            ValueError: Neither or both of ``name`` and ``key``, new-key arguments with
+                ``key``, or a naive ``valid_to``, before anything is sent.
+        """
+        return await self._send(
+            _calls.import_key(
+                import_token,
+                wrapped_material,
+                name=name,
+                key=key,
+                valid_to=valid_to,
+                usage=usage,
+                description=description,
+                tags=tags,
+                exportable=exportable,
+                backup_allowed=backup_allowed,
+            )
+        )
+
     async def encapsulate(self, key: str) -> Encapsulation:
         """ML-KEM: a fresh shared secret and its encapsulation against the key's public key.
 
@@ -1262,8 +1428,8 @@ class Client:
             not a certificate.
 
     Methods of ``client.sys``, ``client.keys``, ``client.auth``, ``client.tokens``,
-    ``client.users``, ``client.roles``, ``client.policies``, ``client.grants`` and
-    ``client.audit`` raise
+    ``client.users``, ``client.roles``, ``client.policies``, ``client.grants``,
+    ``client.audit`` and ``client.backups`` raise
     ``TransportError`` when the server cannot be reached and a ``KeysteadAPIError`` subclass
     when it answers with an error.
     """
@@ -1288,6 +1454,7 @@ class Client:
         self.policies = PoliciesAPI(self._send)
         self.grants = GrantsAPI(self._send)
         self.audit = AuditAPI(self._send, self._stream)
+        self.backups = BackupsAPI(self._open)
 
     @property
     def address(self) -> str:
@@ -1320,6 +1487,28 @@ class Client:
         """A streamed ``GET``, its body not yet read; transport failures, midway too, mapped."""
         try:
             with self._http.stream("GET", path, headers=self._settings.headers()) as response:
+                yield response
+        except httpx.TransportError as exc:
+            raise TransportError(self.address, exc) from exc
+
+    @contextmanager
+    def _open(  # noqa: PLR0913 - httpx's own options
+        self,
+        method: str,
+        path: str,
+        /,
+        *,
+        json: object = None,
+        content: Iterator[bytes] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[httpx.Response]:
+        """A streamed request, its answer not yet read; transport failures, midway too, mapped."""
+        try:
+            with self._http.stream(
+                method, path, json=json, content=content, params=params,
+                headers={**self._settings.headers(), **(headers or {})},
+            ) as response:  # fmt: skip
                 yield response
         except httpx.TransportError as exc:
             raise TransportError(self.address, exc) from exc
@@ -1373,6 +1562,7 @@ class AsyncClient:
         self.policies = AsyncPoliciesAPI(self._send)
         self.grants = AsyncGrantsAPI(self._send)
         self.audit = AsyncAuditAPI(self._send, self._stream)
+        self.backups = AsyncBackupsAPI(self._open)
 
     @property
     def address(self) -> str:
@@ -1405,6 +1595,28 @@ class AsyncClient:
         """A streamed ``GET``, its body not yet read; transport failures, midway too, mapped."""
         try:
             async with self._http.stream("GET", path, headers=self._settings.headers()) as response:
+                yield response
+        except httpx.TransportError as exc:
+            raise TransportError(self.address, exc) from exc
+
+    @asynccontextmanager
+    async def _open(  # noqa: PLR0913 - httpx's own options
+        self,
+        method: str,
+        path: str,
+        /,
+        *,
+        json: object = None,
+        content: AsyncIterator[bytes] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """A streamed request, its answer not yet read; transport failures, midway too, mapped."""
+        try:
+            async with self._http.stream(
+                method, path, json=json, content=content, params=params,
+                headers={**self._settings.headers(), **(headers or {})},
+            ) as response:  # fmt: skip
                 yield response
         except httpx.TransportError as exc:
             raise TransportError(self.address, exc) from exc

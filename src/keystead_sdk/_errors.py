@@ -11,6 +11,7 @@
         │   └── TotpRequired ──────── the user has TOTP: log in again with a code
         ├── PermissionDenied
         │   ├── KeyNotExportable ── the key was not created exportable
+        │   ├── BackupNotAllowed ── the key was created with backups off
         │   └── RegistrationClosed
         ├── TooManyAttempts ── too many failed logins; ``retry_after`` seconds (429)
         ├── NotFound ───────── KeyNotFound, KeyVersionNotFound, RouteNotFound, MethodNotAllowed
@@ -21,10 +22,14 @@
         │   └── TokenNotFound
         ├── Conflict ───────── AlreadyInitialized, KeyAlreadyExists, InvalidStateTransition,
         │                      KeyStateForbidsOperation, KeyDestroyed, UserAlreadyExists,
-        │                      RoleAlreadyExists, PolicyAlreadyExists, BuiltinReadOnly, NoAdmin
+        │                      RoleAlreadyExists, PolicyAlreadyExists, BuiltinReadOnly, NoAdmin,
+        │                      RestoreConflict
         ├── ValidationFailed ─ ValidationFailed, MalformedRequest, PayloadTooLarge,
-        │                      UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
-        │                      UnsupportedOperation, WeakPassword
+        │   │                  UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
+        │   │                  UnsupportedOperation, WeakPassword
+        │   ├── ImportTokenInvalid ── the import token is unknown, expired or already used
+        │   ├── BackupInvalid ─────── the archive is malformed, cut short or altered
+        │   └── BackupUnlockFailed ── the passphrase or recipient key does not open it
         ├── CryptoError ────── CryptoError
         │   ├── InvalidCiphertext
         │   ├── SignatureInvalid
@@ -136,6 +141,10 @@ class KeyNotExportable(PermissionDenied):
     """The key was not created exportable: its material never leaves the server (403)."""
 
 
+class BackupNotAllowed(PermissionDenied):
+    """The key was created with backup_allowed off: it is never backed up (403)."""
+
+
 class TooManyAttempts(KeysteadAPIError):
     """Too many failed logins: wait before trying again (429).
 
@@ -192,6 +201,18 @@ class ValidationFailed(KeysteadAPIError):
     """The request was refused as invalid: a field, the body, its size, an unseal share (4xx)."""
 
 
+class ImportTokenInvalid(ValidationFailed):
+    """The BYOK import token is unknown, expired or already used: ask new parameters (400)."""
+
+
+class BackupInvalid(ValidationFailed):
+    """The backup archive is malformed, cut short or altered; nothing was restored (400)."""
+
+
+class BackupUnlockFailed(ValidationFailed):
+    """The passphrase or recipient key does not open the backup; nothing was restored (400)."""
+
+
 class CryptoError(KeysteadAPIError):
     """A cryptographic check or choice failed (400); the subclasses name which."""
 
@@ -244,6 +265,7 @@ _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
     "PermissionDenied": PermissionDenied,
     "RegistrationClosed": RegistrationClosed,
     "KeyNotExportable": KeyNotExportable,
+    "BackupNotAllowed": BackupNotAllowed,
     "NotFound": NotFound,
     "KeyNotFound": NotFound,
     "KeyVersionNotFound": NotFound,
@@ -265,6 +287,7 @@ _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
     "PolicyAlreadyExists": Conflict,
     "BuiltinReadOnly": Conflict,
     "NoAdmin": Conflict,
+    "RestoreConflict": Conflict,
     "ValidationFailed": ValidationFailed,
     "MalformedRequest": ValidationFailed,
     "PayloadTooLarge": ValidationFailed,
@@ -273,6 +296,9 @@ _BY_CODE: Final[Mapping[str, type[KeysteadAPIError]]] = {
     "KeyVersionTooOld": ValidationFailed,
     "UnsupportedOperation": ValidationFailed,
     "WeakPassword": ValidationFailed,
+    "ImportTokenInvalid": ImportTokenInvalid,
+    "BackupInvalid": BackupInvalid,
+    "BackupUnlockFailed": BackupUnlockFailed,
     "CryptoError": CryptoError,
     "InvalidCiphertext": InvalidCiphertext,
     "SignatureInvalid": SignatureInvalid,

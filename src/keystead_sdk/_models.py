@@ -202,6 +202,8 @@ class KeyVersion(_Model):
         last_used_at: When it was last used; ``None`` if never.
         destruction_date: When a DESTROY_PENDING version is destroyed.
         destroyed_at: When its material was erased.
+        valid_to: When imported material expires: the server erases it then; ``None`` if
+            never.
     """
 
     version: int
@@ -212,6 +214,7 @@ class KeyVersion(_Model):
     last_used_at: datetime | None
     destruction_date: datetime | None
     destroyed_at: datetime | None
+    valid_to: datetime | None = None
 
 
 class KeyVersions(_Model):
@@ -352,3 +355,25 @@ class ExportedKey(_Model):
     # private key could unwrap whatever a log kept of these.
     wrapped_key: Base64Bytes | None = Field(default=None, repr=False)
     jwe: str | None = Field(default=None, repr=False)
+
+
+class ImportParams(_Model):
+    """What ``keys.import_key`` needs: a one-use token and the public key to wrap material to.
+
+    Wrap the material with ``RSA_AES_KEY_WRAP_SHA_256`` (RSA-OAEP-SHA-256 of a fresh AES-256
+    key, then AES key wrap with padding, RFC 5649, of the material under it: the AWS KMS and
+    OpenSSL recipe) before the token expires.
+
+    Attributes:
+        import_token: The token, shown once; hidden from ``repr``.
+        public_key: The RSA-3072 wrapping public key, a SubjectPublicKeyInfo PEM.
+        wrapping_algorithm: ``"RSA_AES_KEY_WRAP_SHA_256"``.
+        spec: The spec the material must be of.
+        expires_at: When the token and its wrapping key expire (24 hours after issue).
+    """
+
+    import_token: SecretStr = Field(repr=False)
+    public_key: str
+    wrapping_algorithm: str
+    spec: str
+    expires_at: datetime

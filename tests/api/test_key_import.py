@@ -259,3 +259,224 @@ def test_the_audit_log_holds_no_token_and_no_material(
     ((token_hash, private_wrapped),) = stored
     assert token.encode() not in token_hash
     assert b"PRIVATE" not in private_wrapped
+
+
+# --- a new version of an existing EXTERNAL key -------------------------------------------------
+
+
+def _import_into(server: Server, who: dict[str, str], token: str, wrapped: bytes, key: str):
+    body = {"import_token": token, "wrapped_material": b64(wrapped), "key": key}
+    return server.client.post("/v1/keys/import", json=body, headers=who)
+
+
+def _imported_into(server: Server, who: dict[str, str], spec: str, material: bytes, key: str):
+    params = _params(server, who, spec)
+    answer = _import_into(
+        server, who, params["import_token"], _wrap(params["public_key"], material), key
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def _mac(server: Server, name: str, version: int | None = None) -> bytes:
+    body: dict[str, object] = {"message": b64(MESSAGE)}
+    answer = server.as_root("POST", f"/v1/keys/{name}/mac", body)
+    assert answer.status_code == 200, answer.text
+    assert version is None or answer.json()["version"] == version
+    return base64.b64decode(answer.json()["mac"])
+
+
+def _mac_verifies(server: Server, name: str, tag: bytes, version: int) -> bool:
+    body = {"message": b64(MESSAGE), "mac": b64(tag), "version": version}
+    answer = server.as_root("POST", f"/v1/keys/{name}/mac/verify", body)
+    assert answer.status_code == 200, answer.text
+    return bool(answer.json()["valid"])
+
+
+def test_material_imported_into_a_key_is_its_new_primary_version(
+    server: Server, admin: dict[str, str]
+) -> None:
+    first, second = os.urandom(32), os.urandom(32)
+    made = _imported(server, admin, "HMAC_SHA256", first, "byok-versions")
+    old_tag = _mac(server, "byok-versions", version=1)
+    key = _imported_into(server, admin, "HMAC_SHA256", second, made["id"])  # by id
+    assert (key["id"], key["primary_version"], key["origin"]) == (made["id"], 2, "EXTERNAL")
+    # The cached key was flushed: the next MAC is the new material's, at once.
+    assert _mac(server, "byok-versions", version=2) == hmac.new(second, MESSAGE, "sha256").digest()
+    assert old_tag == hmac.new(first, MESSAGE, "sha256").digest()
+    assert _mac_verifies(server, "byok-versions", old_tag, 1)
+    third = _imported_into(server, admin, "HMAC_SHA256", os.urandom(32), "byok-versions")
+    assert third["primary_version"] == 3  # by name
+    versions = server.as_root("GET", "/v1/keys/byok-versions/versions").json()["versions"]
+    assert [(v["version"], v["state"], v["primary"]) for v in versions] == [
+        (1, "ACTIVE", False), (2, "ACTIVE", False), (3, "ACTIVE", True),
+    ]  # fmt: skip
+
+
+def test_an_imported_asymmetric_version_signs_with_the_new_private_key(
+    server: Server, admin: dict[str, str]
+) -> None:
+    keys = [ed25519.Ed25519PrivateKey.generate() for _ in range(2)]
+    pkcs8 = [k.private_bytes(_DER, _PKCS8, serialization.NoEncryption()) for k in keys]
+    _imported(server, admin, "ED25519", pkcs8[0], "byok-ed-versions")
+    _imported_into(server, admin, "ED25519", pkcs8[1], "byok-ed-versions")
+    signed = server.as_root("POST", "/v1/keys/byok-ed-versions/sign", {"message": b64(MESSAGE)})
+    assert signed.json()["version"] == 2
+    keys[1].public_key().verify(base64.b64decode(signed.json()["signature"]), MESSAGE)
+    public = server.as_root("GET", "/v1/keys/byok-ed-versions/public-key?format=der&version=1")
+    assert base64.b64decode(public.json()["public_key"]) == keys[0].public_key().public_bytes(
+        _DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_a_token_imports_one_version_only(server: Server, admin: dict[str, str]) -> None:
+    _imported(server, admin, "AES_256_GCM", os.urandom(32), "byok-once")
+    params = _params(server, admin, "AES_256_GCM")
+    wrapped = _wrap(params["public_key"], os.urandom(32))
+    first = _import_into(server, admin, params["import_token"], wrapped, "byok-once")
+    assert first.status_code == 201, first.text
+    again = _import_into(server, admin, params["import_token"], wrapped, "byok-once")
+    assert (again.status_code, again.json()["code"]) == (400, "ImportTokenInvalid")
+    as_key = _import(server, admin, params["import_token"], wrapped, "byok-once-new")
+    assert (as_key.status_code, as_key.json()["code"]) == (400, "ImportTokenInvalid")
+    assert server.as_root("GET", "/v1/keys/byok-once").json()["primary_version"] == 2
+
+
+@pytest.mark.parametrize(
+    "target", [{}, {"name": "both", "key": "byok-target"}], ids=["neither", "both"]
+)
+def test_exactly_one_of_name_and_key(
+    server: Server, admin: dict[str, str], target: dict[str, str]
+) -> None:
+    _imported(server, admin, "AES_256_GCM", os.urandom(32), "byok-target")
+    params = _params(server, admin, "AES_256_GCM")
+    wrapped = _wrap(params["public_key"], os.urandom(32))
+    body = {"import_token": params["import_token"], "wrapped_material": b64(wrapped), **target}
+    refused = server.client.post("/v1/keys/import", json=body, headers=admin)
+    assert (refused.status_code, refused.json()["code"]) == (400, "ValidationFailed")
+    assert "exactly one of name" in refused.json()["detail"]
+    assert server.as_root("GET", "/v1/keys/both").status_code == 404
+
+
+def test_new_key_metadata_is_refused_with_key(server: Server, admin: dict[str, str]) -> None:
+    _imported(server, admin, "AES_256_GCM", os.urandom(32), "byok-meta")
+    params = _params(server, admin, "AES_256_GCM")
+    body = {"import_token": params["import_token"], "key": "byok-meta", "exportable": True,
+            "wrapped_material": b64(_wrap(params["public_key"], os.urandom(32)))}  # fmt: skip
+    refused = server.client.post("/v1/keys/import", json=body, headers=admin)
+    assert (refused.status_code, refused.json()["code"]) == (400, "ValidationFailed")
+    assert "describe a new key" in refused.json()["detail"]
+
+
+def test_a_token_of_another_spec_is_refused_and_stays_usable(
+    server: Server, admin: dict[str, str]
+) -> None:
+    _imported(server, admin, "HMAC_SHA256", os.urandom(32), "byok-mac256")
+    params = _params(server, admin, "AES_256_GCM")
+    wrapped = _wrap(params["public_key"], os.urandom(32))  # 32 bytes would fit either spec
+    wrong = _import_into(server, admin, params["import_token"], wrapped, "byok-mac256")
+    assert (wrong.status_code, wrong.json()["code"]) == (400, "ValidationFailed")
+    assert "AES_256_GCM" in wrong.json()["detail"]
+    assert "HMAC_SHA256" in wrong.json()["detail"]
+    assert server.as_root("GET", "/v1/keys/byok-mac256").json()["primary_version"] == 1
+    assert _import(server, admin, params["import_token"], wrapped, "byok-aes2").status_code == 201
+
+
+@pytest.mark.parametrize("verb", ["suspend", "deactivate"])
+def test_only_an_active_key_takes_an_imported_version(
+    server: Server, admin: dict[str, str], verb: str
+) -> None:
+    _imported(server, admin, "AES_256_GCM", os.urandom(32), "byok-state")
+    assert server.client.post(f"/v1/keys/byok-state/{verb}", headers=admin).status_code == 200
+    params = _params(server, admin, "AES_256_GCM")
+    wrapped = _wrap(params["public_key"], os.urandom(32))
+    refused = _import_into(server, admin, params["import_token"], wrapped, "byok-state")
+    assert (refused.status_code, refused.json()["code"]) == (409, "KeyStateForbidsOperation")
+    state = "SUSPENDED" if verb == "suspend" else "DEACTIVATED"
+    assert state in refused.json()["detail"]
+    if verb == "suspend":
+        server.client.post("/v1/keys/byok-state/resume", headers=admin)
+        again = _import_into(server, admin, params["import_token"], wrapped, "byok-state")
+        assert again.status_code == 201, again.text
+
+
+def test_a_key_keystead_made_takes_no_imported_version(
+    server: Server, admin: dict[str, str]
+) -> None:
+    made = server.client.post("/v1/keys", json={"name": "ours", "spec": "AES_256_GCM"},
+                              headers=admin)  # fmt: skip
+    assert made.json()["origin"] == "KEYSTEAD"
+    params = _params(server, admin, "AES_256_GCM")
+    wrapped = _wrap(params["public_key"], os.urandom(32))
+    refused = _import_into(server, admin, params["import_token"], wrapped, "ours")
+    assert (refused.status_code, refused.json()["code"]) == (400, "UnsupportedOperation")
+    assert "origin KEYSTEAD" in refused.json()["detail"]
+    assert server.as_root("GET", "/v1/keys/ours").json()["primary_version"] == 1
+
+
+def test_an_unknown_key_is_not_found(server: Server, admin: dict[str, str]) -> None:
+    params = _params(server, admin, "AES_256_GCM")
+    wrapped = _wrap(params["public_key"], os.urandom(32))
+    missing = _import_into(server, admin, params["import_token"], wrapped, "no-such-key")
+    assert (missing.status_code, missing.json()["code"]) == (404, "KeyNotFound")
+
+
+def _importer_of(server: Server, name: str, keys: list[str]) -> dict[str, str]:
+    """A user whose only policy allows importing into (and making) keys named by ``keys``."""
+    statement = {"effect": "allow", "actions": ["keys.import"], "keys": keys}
+    policy = server.as_root("POST", "/v1/policies", {"name": name, "statements": [statement]})
+    assert policy.status_code == 201, policy.text
+    role = server.as_root("POST", "/v1/roles", {"name": name, "policies": [name]})
+    assert role.status_code == 201, role.text
+    return server.user_with(name, [name])
+
+
+def test_a_policy_limits_which_keys_a_caller_imports_into(
+    server: Server, admin: dict[str, str]
+) -> None:
+    _imported(server, admin, "AES_256_GCM", os.urandom(32), "team-a.orders")
+    _imported(server, admin, "AES_256_GCM", os.urandom(32), "team-b.orders")
+    team_a = _importer_of(server, "team-a-importer", ["team-a.*"])
+    params = _params(server, team_a, "AES_256_GCM")
+    wrapped = _wrap(params["public_key"], os.urandom(32))
+    other = _import_into(server, team_a, params["import_token"], wrapped, "team-b.orders")
+    assert (other.status_code, other.json()["code"]) == (403, "PermissionDenied")
+    elsewhere = _import(server, team_a, params["import_token"], wrapped, "team-b.new")
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "PermissionDenied")
+    # Nor can it learn which keys exist outside its globs.
+    unknown = _import_into(server, team_a, params["import_token"], wrapped, "team-b.nothing")
+    assert (unknown.status_code, unknown.json()["code"]) == (403, "PermissionDenied")
+    own = _import_into(server, team_a, params["import_token"], wrapped, "team-a.orders")
+    assert own.status_code == 201, own.text
+    assert server.as_root("GET", "/v1/keys/team-b.orders").json()["primary_version"] == 1
+
+
+def test_users_own_key_names_cannot_be_taken_by_import(
+    server: Server, admin: dict[str, str]
+) -> None:
+    params = _params(server, admin, "ED25519")
+    private = ed25519.Ed25519PrivateKey.generate()
+    pkcs8 = private.private_bytes(_DER, _PKCS8, serialization.NoEncryption())
+    taken = _import(server, admin, params["import_token"], _wrap(params["public_key"], pkcs8),
+                    "user:victim")  # fmt: skip
+    assert (taken.status_code, taken.json()["code"]) == (403, "PermissionDenied")
+    assert server.as_root("GET", "/v1/keys/user:victim").status_code == 404
+
+
+def test_a_version_import_is_audited_with_the_key_and_version(
+    server: Server, admin: dict[str, str], settings: Settings
+) -> None:
+    material = os.urandom(32)
+    made = _imported(server, admin, "AES_256_GCM", os.urandom(32), "byok-audited")
+    params = _params(server, admin, "AES_256_GCM")
+    wrapped = _wrap(params["public_key"], material)
+    into = _import_into(server, admin, params["import_token"], wrapped, "byok-audited")
+    assert into.status_code == 201, into.text
+    with sqlite3.connect(settings.data_dir / "keystead.db") as db:
+        rows = [json.loads(body) for (body,) in db.execute("SELECT body FROM audit_log")]
+    ends = [(r["action"], r["outcome"], r["key_id"], r["version"]) for r in rows
+            if r["outcome"] != "begun" and r["action"] == "keys.import"]  # fmt: skip
+    assert ends[-1] == ("keys.import", "allowed", made["id"], 2)
+    text = json.dumps(rows)
+    for secret in (params["import_token"], b64(wrapped), b64(material), material.hex()):
+        assert secret not in text

@@ -3,16 +3,15 @@
 Data comes from a file or stdin (``--in FILE|-``) and goes to a file or stdout (``--out
 FILE|-``). Binary results written to a file are raw; printed without ``--out`` they are
 standard base64. Ciphertexts and signatures are read raw or as base64. Key material (a data
-key's plaintext) is printed only with ``--reveal`` (STYLE.md C32); ``export`` writes the
-wrapped material to a file (mode 0600), never to the terminal. Exit codes are those of
-``keystead.cli.client``; ``verify`` and ``mac-verify`` also exit 1 for a signature or tag
-that does not verify.
+key's plaintext) is printed only with ``--reveal`` (STYLE.md C32). ``export`` and
+``import``, which move material in and out wrapped, live in ``keystead.cli.key_transfer``
+and are registered on this app. Exit codes are those of ``keystead.cli.client``; ``verify``
+and ``mac-verify`` also exit 1 for a signature or tag that does not verify.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from enum import StrEnum
 from typing import Annotated, Final
 
@@ -22,9 +21,9 @@ from rich.table import Table
 from rich.text import Text
 
 from keystead.cli import client as cli
-from keystead.cli import io
+from keystead.cli import io, key_transfer
 from keystead.cli.operator import FormatOption, OutputFormat
-from keystead_sdk import ExportedKey, Key, KeyPage, KeyVersions, ciphertext_key_id
+from keystead_sdk import Key, KeyPage, KeyVersions, ciphertext_key_id
 
 app = typer.Typer(
     help="Manage keys and use them: create, rotate, lifecycle, encrypt, sign, MAC, data keys.",
@@ -44,19 +43,6 @@ class PublicKeyFormat(StrEnum):
     PEM = "pem"
     DER = "der"
     JWK = "jwk"
-
-
-class ExportFormat(StrEnum):
-    """The wrapping formats of ``export``."""
-
-    RSA_AES_KEY_WRAP_SHA_256 = "RSA_AES_KEY_WRAP_SHA_256"
-    HPKE = "HPKE"
-    JWE = "JWE"
-
-
-# The members of a private JWK (RFC 7518 sections 6.2.2, 6.3.2 and 6.4; RFC 8037 section 2):
-# the recipient's key must be public, and a private one is not sent to the server.
-_PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
 class RandomEncoding(StrEnum):
@@ -689,133 +675,6 @@ def public_key(
         io.write_text(out, (found.pem or "").rstrip("\n"))
 
 
-# --- wrapped export ------------------------------------------------------------------------------
-
-
-def _export_recipient(
-    form: ExportFormat, recipient: str | None, jwk: str | None
-) -> tuple[str | None, dict[str, str] | None]:
-    """The PEM (for RSA_AES_KEY_WRAP_SHA_256 and HPKE) or the JWK (for JWE), read from file."""
-    if form is ExportFormat.JWE:
-        if recipient is not None or jwk is None:
-            msg = "JWE export takes the recipient as --jwk JWK_FILE, not --recipient"
-            raise typer.BadParameter(msg, param_hint="'--jwk'")
-        return None, _read_public_jwk(jwk)
-    if jwk is not None or recipient is None:
-        msg = f"{form.value} export takes the recipient as --recipient PEM_FILE, not --jwk"
-        raise typer.BadParameter(msg, param_hint="'--recipient'")
-    try:
-        return io.read_bytes(recipient).decode("ascii"), None
-    except UnicodeDecodeError:
-        msg = f"{recipient} is not a PEM file (a public key, -----BEGIN PUBLIC KEY-----)"
-        raise typer.BadParameter(msg, param_hint="'--recipient'") from None
-
-
-def _read_public_jwk(path: str) -> dict[str, str]:
-    try:
-        jwk = json.loads(io.read_bytes(path))
-    except (UnicodeDecodeError, ValueError):
-        jwk = None
-    if not isinstance(jwk, dict) or not all(
-        isinstance(name, str) and isinstance(value, str) for name, value in jwk.items()
-    ):
-        msg = f"{path} is not a JWK: expected a JSON object of string members"
-        raise typer.BadParameter(msg, param_hint="'--jwk'")
-    if _PRIVATE_JWK_MEMBERS & jwk.keys():
-        msg = f"{path} is a private JWK: give the recipient's public key only"
-        raise typer.BadParameter(msg, param_hint="'--jwk'")
-    return jwk
-
-
-def _check_new_file(out: str, *, force: bool) -> None:
-    if out == io.STDIO:
-        msg = "the wrapped key is written to a file only, never to the terminal"
-        raise typer.BadParameter(msg, param_hint="'--out'")
-    if not force and os.path.lexists(out):
-        cli.fail("FileExists", f"{out} exists: give --force to overwrite it", cli.ExitCode.ERROR)
-
-
-def _write_export(out: str, data: bytes, *, force: bool) -> None:
-    """Write to ``out`` with mode 0600; without ``force``, only as a new file (O_EXCL)."""
-    if force:
-        io.write_bytes(out, data, private=True)
-        return
-    try:
-        # O_EXCL also refuses a symlink, and a file made since _check_new_file looked.
-        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            os.fchmod(file.fileno(), 0o600)
-            file.write(data)
-    except FileExistsError:
-        cli.fail("FileExists", f"{out} exists: give --force to overwrite it", cli.ExitCode.ERROR)
-    except OSError as error:
-        cli.fail("FileError", f"cannot write {out}: {error.strerror or error}", cli.ExitCode.ERROR)
-
-
-def _export_bytes(exported: ExportedKey) -> bytes:
-    """The compact JWE's text, or the wrapped bytes (the SDK checks that one of them is set)."""
-    if exported.jwe is not None:
-        return exported.jwe.encode()
-    return exported.wrapped_key or b""
-
-
-def _print_export(exported: ExportedKey, out: str) -> None:
-    table = Table(title=Text(f"Exported {exported.key_id}"), show_header=True)
-    table.add_column("Field")
-    table.add_column("Value", overflow="fold")
-    rows = [
-        ("Key ID", exported.key_id),
-        ("Version", exported.version),
-        ("Spec", exported.spec),
-        ("Format", exported.format),
-        ("Encoding", exported.encoding),
-        ("Written to", out),
-    ]
-    for name, value in rows:
-        table.add_row(name, _text(value))
-    _console().print(table)
-
-
-@app.command()
-def export(  # noqa: PLR0913, PLR0917 - Typer: one option per field of the request
-    key: KeyArgument,
-    form: Annotated[
-        ExportFormat,
-        typer.Option(
-            "--format",
-            case_sensitive=False,
-            help="RSA_AES_KEY_WRAP_SHA_256 or HPKE (with --recipient), JWE (with --jwk).",
-            show_default=False,
-        ),
-    ],
-    out: Annotated[
-        str,
-        typer.Option(
-            "--out", help="Write the wrapped key to FILE (mode 0600).", show_default=False
-        ),
-    ],
-    recipient: Annotated[
-        str | None,
-        typer.Option("--recipient", help="The recipient's public key, a PEM file (- for stdin)."),
-    ] = None,
-    jwk: Annotated[
-        str | None,
-        typer.Option("--jwk", help="The recipient's public JWK, a JSON file (JWE only)."),
-    ] = None,
-    version: VersionOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
-) -> None:
-    """Export one version of an exportable key, wrapped for a recipient's public key."""
-    _check_new_file(out, force=force)
-    public_key, public_jwk = _export_recipient(form, recipient, jwk)
-    with cli.api_errors(), cli.make_client() as client:
-        exported = client.keys.export_key(
-            key, format=form.value, public_key=public_key, jwk=public_jwk, version=version
-        )
-    _write_export(out, _export_bytes(exported), force=force)
-    _print_export(exported, out)
-
-
 @app.command("random")
 def random_bytes(
     count: Annotated[int, typer.Argument(min=1, max=1024, help="How many bytes (1 to 1024).")],
@@ -835,3 +694,6 @@ def random_bytes(
         print(data.hex())
     else:
         print(io.b64(data))
+
+
+key_transfer.register(app)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from keystead.cli import audit, auth, grant, key, operator, policy, role, server, tokens, totp, user
+from keystead.cli import (
+    audit,
+    auth,
+    backup,
+    grant,
+    key,
+    operator,
+    policy,
+    role,
+    server,
+    tokens,
+    totp,
+    user,
+)
 
 app = typer.Typer(
     name="keystead",
@@ -28,6 +41,7 @@ app.add_typer(grant.app, name="grant")
 app.add_typer(tokens.app, name="token")
 app.add_typer(totp.app, name="totp")
 app.add_typer(audit.app, name="audit")
+app.add_typer(backup.app, name="backup")
 
 
 def main() -> None:

@@ -66,6 +66,8 @@ class KeyVersionInfo:
     destruction_date: datetime | None = None
     state_before_destruction: KeyState | None = None
     destroyed_at: datetime | None = None
+    valid_to: datetime | None = None
+    """When imported material expires: the scheduler erases it then (None: never)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,14 +18,31 @@ from keystead.errors import (
 )
 from keystead.services.clock import Clock
 from keystead.services.keys import EXTERNAL_ORIGIN, KeyService
-from keystead.storage.uow import Database
-from keystead.types import KeyVersionNumber
+from keystead.storage.uow import Database, UnitOfWork
+from keystead.types import KeyId, KeyVersionNumber
 
 DEFAULT_PENDING_DAYS: Final = 30
 MAX_PENDING_DAYS: Final = 365
 _COMPROMISE: Final = frozenset({RevocationReason.KEY_COMPROMISE, RevocationReason.CA_COMPROMISE})
 _S = KeyState
 _USABLE: Final = frozenset({_S.PRE_ACTIVE, _S.ACTIVE, _S.SUSPENDED})
+
+
+def with_new_primary(key: Key, now: datetime) -> Key:
+    """The key with one more version, primary from ``now`` (rotation, BYOK import of a version).
+
+    A rotation period, if the key has one, starts again from ``now``.
+    """
+    period = key.rotation_period
+    return replace(
+        key, primary_version=KeyVersionNumber(key.primary_version + 1), updated_at=now,
+        next_rotation_at=None if period is None else now + period,
+    )  # fmt: skip
+
+
+def destroyed_state(*states: KeyState | None) -> KeyState:
+    """The state erasure leaves: DESTROYED_COMPROMISED (kept on record) after a compromise."""
+    return _S.DESTROYED_COMPROMISED if _S.COMPROMISED in states else _S.DESTROYED
 
 
 class LifecycleService:
@@ -152,16 +169,14 @@ class LifecycleService:
             raise KeyStateForbidsOperation(msg)
         if key.origin == EXTERNAL_ORIGIN:
             # Its material comes from outside; a version Keystead made would mix origins.
-            msg = "an imported key (origin EXTERNAL) does not rotate: its material is not ours"
+            msg = (
+                "an imported key (origin EXTERNAL) does not rotate: its material is not ours; "
+                "import a new version into it instead"
+            )
             raise UnsupportedOperation(msg)
         now = self._clock()
-        version = KeyVersionNumber(key.primary_version + 1)
-        period = key.rotation_period
-        rotated = replace(
-            key, primary_version=version, updated_at=now,
-            next_rotation_at=None if period is None else now + period,
-        )  # fmt: skip
-        new_version = self._keys.new_version(rotated, version, now)
+        rotated = with_new_primary(key, now)
+        new_version = self._keys.new_version(rotated, rotated.primary_version, now)
         async with self._database.unit_of_work() as uow:
             await uow.keys.update(
                 rotated, expected_state=key.state, expected_primary=key.primary_version
@@ -177,8 +192,7 @@ class LifecycleService:
             InvalidStateTransition: The key is not pending destruction.
         """
         key = (await self._keys.resolve(reference)).key
-        before = key.state_before_destruction
-        target = _S.DESTROYED_COMPROMISED if before is _S.COMPROMISED else _S.DESTROYED
+        target = destroyed_state(key.state_before_destruction)
         check_transition(key.state, target)
         now = self._clock()
         destroyed = replace(key, state=target, updated_at=now)
@@ -296,9 +310,45 @@ class VersionLifecycle:
             InvalidStateTransition: The version is not pending destruction.
         """
         info = await self._version(reference, version)
-        compromised = info.state_before_destruction is _S.COMPROMISED
-        target = _S.DESTROYED_COMPROMISED if compromised else _S.DESTROYED
+        target = destroyed_state(info.state_before_destruction)
         return await self.move(reference, version, target, destroyed_at=self._clock())
+
+    async def expire(self, reference: str, version: int) -> KeyVersionInfo | None:
+        """Erase a version whose imported material has passed its ``valid_to`` (the scheduler's).
+
+        The importer set the end of the material's life: there is no waiting period to
+        cancel, so the version is erased at once, from any state, as a destruction leaves it.
+        A key left with no material is DESTROYED too, as :meth:`LifecycleService.destroy`
+        leaves it. Otherwise the key keeps its state: older versions still decrypt and
+        verify, and an expired primary fails with KeyDestroyed until a version is imported.
+
+        Returns:
+            The version as erased, or None if there was nothing (left) to erase.
+
+        Raises:
+            KeyNotFound: No such key.
+            ConflictError: The key changed meanwhile; the next pass tries again.
+        """
+        key_id = (await self._keys.resolve(reference)).key.id
+        now = self._clock()
+        async with self._database.unit_of_work() as uow:
+            found = await _expirable(uow, key_id, version, now)
+            if found is None:
+                return None
+            key, info = found
+            compromise = (key.state, key.state_before_destruction, info.state,
+                          info.state_before_destruction)  # fmt: skip
+            expired = replace(info, state=destroyed_state(*compromise), destroyed_at=now)
+            await uow.keys.set_version_states(key_id, [expired])
+            await uow.keys.erase_material(key_id, version)
+            held = await uow.keys.holds_material(key_id)
+            state = key.state if held else destroyed_state(*compromise[:2])
+            # The key row changes even when its state does not, so that every node's cache
+            # sees a changed key on its next read and wipes the material it had unwrapped.
+            changed = replace(key, state=state, updated_at=now)
+            await uow.keys.update(changed, expected_state=key.state)
+        self._keys.forget(key_id)
+        return expired
 
     async def _version(self, reference: str, version: int) -> KeyVersionInfo:
         key = (await self._keys.resolve(reference)).key
@@ -335,3 +385,16 @@ class VersionLifecycle:
                 await uow.keys.erase_material(key.id, version)
         self._keys.forget(key.id)
         return moved
+
+
+async def _expirable(
+    uow: UnitOfWork, key_id: KeyId, version: int, now: datetime
+) -> tuple[Key, KeyVersionInfo] | None:
+    """The key and version, read afresh, if the version's material is past its valid_to."""
+    key = await uow.keys.get(key_id)
+    info = next((v for v in await uow.keys.versions(key_id) if v.version == version), None)
+    if key is None or info is None or info.valid_to is None or info.valid_to > now:
+        return None
+    if await uow.keys.material(key_id, version) is None:
+        return None  # already erased, by a destruction that ran first
+    return key, info

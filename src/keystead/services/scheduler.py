@@ -1,4 +1,8 @@
-"""The in-server scheduler: activation and deactivation dates, rotation periods, destruction.
+"""The in-server scheduler: dates, rotation, destruction, and the end of imported material.
+
+It activates and deactivates keys on their dates, rotates them on their periods, destroys
+keys and versions whose waiting period has ended, erases imported material past its
+``valid_to``, and removes BYOK import parameters that were used or have expired.
 
 One node at a time does the work: on PostgreSQL a session advisory lock held for the pass; on
 SQLite the database has one writer anyway, and every state change is optimistic
@@ -33,13 +37,19 @@ _log = structlog.get_logger("keystead.scheduler")
 
 @dataclass(slots=True)
 class SchedulerReport:
-    """What one pass did, by kind of work; and what failed."""
+    """What one pass did, by kind of work; and what failed.
+
+    ``expired_versions`` are versions whose imported material passed its ``valid_to`` and
+    was erased; ``import_params_removed`` counts import parameters deleted as used or expired.
+    """
 
     activated: list[KeyId] = field(default_factory=list)
     deactivated: list[KeyId] = field(default_factory=list)
     rotated: list[KeyId] = field(default_factory=list)
     destroyed: list[KeyId] = field(default_factory=list)
     destroyed_versions: list[tuple[KeyId, int]] = field(default_factory=list)
+    expired_versions: list[tuple[KeyId, int]] = field(default_factory=list)
+    import_params_removed: int = 0
     failed: list[KeyId] = field(default_factory=list)
 
 
@@ -74,6 +84,8 @@ class Scheduler:
                 due = await find_due(uow.session, self._clock())
             await self._carry_out(due, report)
             await self._destroy_versions(due, report)
+            await self._expire_versions(due, report)
+            await self._remove_spent_import_params(report)
         return report
 
     async def _destroy_versions(self, due: DueWork, report: SchedulerReport) -> None:
@@ -86,6 +98,29 @@ class Scheduler:
                 report.failed.append(key_id)
             else:
                 report.destroyed_versions.append((key_id, version))
+
+    async def _expire_versions(self, due: DueWork, report: SchedulerReport) -> None:
+        for key_id, version in due.expire_versions:
+            try:
+                expired = await self._versions.expire(str(key_id), version)
+            except KeysteadError as error:
+                _log.warning("imported material expiry failed", key_id=str(key_id),
+                             version=version, code=error.code)  # fmt: skip
+                report.failed.append(key_id)
+                continue
+            if expired is not None:  # None: erased meanwhile, by a key destruction say
+                _log.info("imported material expired and erased", key_id=str(key_id),
+                          version=version)  # fmt: skip
+                report.expired_versions.append((key_id, version))
+
+    async def _remove_spent_import_params(self, report: SchedulerReport) -> None:
+        try:
+            async with self._database.unit_of_work() as uow:
+                removed = await uow.imports.delete_spent(self._clock())
+        except KeysteadError as error:
+            _log.warning("removing spent import parameters failed", code=error.code)
+            return
+        report.import_params_removed = removed
 
     async def _carry_out(self, due: DueWork, report: SchedulerReport) -> None:
         jobs: list[tuple[list[KeyId], list[KeyId], Callable[[str], Awaitable[Key]]]] = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from keystead.domain.specs import KeySpec
 from keystead.storage.engine import AsyncSession
@@ -67,3 +67,16 @@ class ImportParamsRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+
+    async def delete_spent(self, now: datetime) -> int:
+        """Delete the parameters that were used or have expired, wrapping keys and all.
+
+        Returns:
+            How many were deleted.
+        """
+        result = await self._session.execute(
+            delete(ImportParamsRow)
+            .where(or_(ImportParamsRow.used_at.is_not(None), ImportParamsRow.expires_at <= now))
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of a DELETE

@@ -22,13 +22,18 @@ from keystead.types import KeyId, KeyVersionNumber
 
 @dataclass(frozen=True, slots=True)
 class NewVersion:
-    """A version to store: its private material and public key (if any), both wrapped."""
+    """A version to store: its private material and public key (if any), both wrapped.
+
+    ``valid_to`` is the expiry of imported material (BYOK); None for material that never
+    expires.
+    """
 
     version: int
     state: KeyState
     material_wrapped: bytes
     public_key_wrapped: bytes | None
     created_at: datetime
+    valid_to: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +105,7 @@ def _version(row: KeyVersionRow) -> KeyVersionInfo:
         last_used_at=_maybe_utc(row.last_used_at),
         destruction_date=_maybe_utc(row.destruction_date),
         state_before_destruction=_state(row.state_before_destruction),
-        destroyed_at=_maybe_utc(row.destroyed_at),
+        destroyed_at=_maybe_utc(row.destroyed_at), valid_to=_maybe_utc(row.valid_to),
     )  # fmt: skip
 
 
@@ -196,7 +201,7 @@ class KeyRepository:
                 key_id=str(key_id), version=version.version, state=version.state.value,
                 material_wrapped=version.material_wrapped,
                 public_key_wrapped=version.public_key_wrapped,
-                created_at=version.created_at, use_count=0,
+                created_at=version.created_at, use_count=0, valid_to=version.valid_to,
             )
         )  # fmt: skip
         await self._session.flush()
@@ -242,6 +247,15 @@ class KeyRepository:
         row = await self._session.get(KeyVersionRow, (str(key_id), version))
         return None if row is None else row.public_key_wrapped
 
+    async def holds_material(self, key_id: KeyId) -> bool:
+        """Whether any version of a key still holds its (wrapped) material."""
+        found = await self._session.scalar(
+            select(KeyVersionRow.version)
+            .where(KeyVersionRow.key_id == str(key_id), KeyVersionRow.material_wrapped.is_not(None))
+            .limit(1)
+        )
+        return found is not None
+
     async def erase_material(self, key_id: KeyId, version: int | None = None) -> None:
         """Overwrite the wrapped material of one version, or of every version, with NULL."""
         statement = update(KeyVersionRow).where(KeyVersionRow.key_id == str(key_id))
@@ -266,13 +280,18 @@ class KeyRepository:
 
 @dataclass(frozen=True, slots=True)
 class DueWork:
-    """Keys whose dates have come: to activate, deactivate, rotate or destroy."""
+    """Keys whose dates have come: to activate, deactivate, rotate or destroy.
+
+    ``expire_versions`` are versions whose imported material passed its ``valid_to`` and is
+    still there to erase.
+    """
 
     activate: list[KeyId]
     deactivate: list[KeyId]
     rotate: list[KeyId]
     destroy: list[KeyId]
     destroy_versions: list[tuple[KeyId, int]]
+    expire_versions: list[tuple[KeyId, int]]
 
 
 async def find_due(session: AsyncSession, now: datetime, limit: int = 500) -> DueWork:
@@ -282,16 +301,24 @@ async def find_due(session: AsyncSession, now: datetime, limit: int = 500) -> Du
         statement = select(KeyRow.id).where(*conditions).order_by(KeyRow.id).limit(limit)  # type: ignore[arg-type]
         return [KeyId(uuid.UUID(value)) for value in await session.scalars(statement)]
 
-    versions = await session.execute(
-        select(KeyVersionRow.key_id, KeyVersionRow.version)
-        .where(
+    async def versions(*conditions: object) -> list[tuple[KeyId, int]]:
+        statement = (
+            select(KeyVersionRow.key_id, KeyVersionRow.version)
+            .where(*conditions)  # type: ignore[arg-type]
+            .order_by(KeyVersionRow.key_id, KeyVersionRow.version)
+            .limit(limit)
+        )
+        rows = await session.execute(statement)
+        return [(KeyId(uuid.UUID(key)), version) for key, version in rows]
+
+    return DueWork(
+        destroy_versions=await versions(
             KeyVersionRow.state == KeyState.DESTROY_PENDING.value,
             KeyVersionRow.destruction_date <= now,
-        )
-        .limit(limit)
-    )
-    return DueWork(
-        destroy_versions=[(KeyId(uuid.UUID(key)), version) for key, version in versions],
+        ),
+        expire_versions=await versions(
+            KeyVersionRow.valid_to <= now, KeyVersionRow.material_wrapped.is_not(None)
+        ),
         activate=await ids(
             KeyRow.state == KeyState.PRE_ACTIVE.value, KeyRow.activation_date <= now
         ),

@@ -117,6 +117,7 @@ class KeyVersionRow(Base):
     destruction_date: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
     state_before_destruction: Mapped[str | None] = mapped_column(String(32), nullable=True)
     destroyed_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
+    valid_to: Mapped[datetime | None] = mapped_column(_TS, nullable=True)
 
 
 class UserRow(Base):

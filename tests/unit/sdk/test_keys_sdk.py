@@ -25,6 +25,7 @@ from keystead_sdk import (
     Encapsulation,
     Encrypted,
     ExportedKey,
+    ImportParams,
     InvalidCiphertext,
     InvalidPublicKey,
     Key,
@@ -105,6 +106,7 @@ VERSIONS = {
             "last_used_at": "2025-01-02T05:00:00Z",
             "destruction_date": None,
             "destroyed_at": None,
+            "valid_to": "2030-01-02T03:04:05Z",
         },
         {
             "version": 2,
@@ -154,6 +156,8 @@ def _check_versions(result: KeyVersions) -> None:
     ]
     assert result.versions[0].use_count == 17
     assert result.versions[1].last_used_at is None
+    # valid_to (imported material expiry) is read, and absent from an older server's answer.
+    assert [v.valid_to for v in result.versions] == [WHEN, None]
 
 
 def _check_encrypted(result: Encrypted) -> None:
@@ -225,6 +229,11 @@ K = "/v1/keys/orders"
 
 def _check_exported(result: ExportedKey) -> None:
     assert (result.wrapped_key, result.jwe) == (TAG, None)
+
+
+def _check_import_params(result: ImportParams) -> None:
+    assert result.import_token.get_secret_value() == "kst_imp_t"
+    assert (result.public_key, result.spec, result.expires_at) == (PEM, "HMAC_SHA256", WHEN)
 
 
 CASES = [
@@ -345,6 +354,14 @@ CASES = [
          "/v1/keys/hm/export", {"format": "HPKE", "public_key": PEM},
          {"key_id": KEY_ID, "version": 3, "spec": "HMAC_SHA256", "format": "HPKE",
           "encoding": "raw", "wrapped_key": b64(TAG), "jwe": None}, _check_exported),
+    Case("keys.import_params", ("HMAC_SHA256",), {}, "POST", "/v1/keys/import-params",
+         {"spec": "HMAC_SHA256"},
+         {"import_token": "kst_imp_t", "public_key": PEM, "spec": "HMAC_SHA256",
+          "wrapping_algorithm": "RSA_AES_KEY_WRAP_SHA_256", "expires_at": "2030-01-02T03:04:05Z"},
+         _check_import_params),
+    Case("keys.import_key", ("kst_imp_t", TAG), {"key": "orders"}, "POST", "/v1/keys/import",
+         {"import_token": "kst_imp_t", "wrapped_material": b64(TAG), "key": "orders"}, KEY,
+         _check_key, status=201),
     Case("keys.encapsulate", ("kem",), {}, "POST", "/v1/keys/kem/encapsulate", {},
          {**SHARED, "encapsulation": b64(ENCAPSULATION)}, _check_encapsulation),
     Case("keys.decapsulate", ("kem", ENCAPSULATION), {}, "POST", "/v1/keys/kem/decapsulate",

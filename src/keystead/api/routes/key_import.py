@@ -25,11 +25,12 @@ async def import_params(ctx: RequestContext, body: ImportParamsRequest) -> Impor
 
 
 async def import_key(ctx: RequestContext, body: ImportKeyRequest) -> KeyResponse:
-    """Store wrapped material as a new key of origin EXTERNAL."""
+    """Store wrapped material as a new key of origin EXTERNAL, or a new version of one."""
     request = ImportRequest(
         token=body.import_token, wrapped_material=body.wrapped_material, name=body.name,
-        usage=body.usage, description=body.description, tags=body.tags,
-        exportable=body.exportable, backup_allowed=body.backup_allowed,
+        key=body.key, valid_to=body.valid_to, usage=body.usage,
+        description=body.description, tags=body.tags, exportable=body.exportable,
+        backup_allowed=body.backup_allowed,
     )  # fmt: skip
     return key_body(await ctx.services.imports.import_key(ctx.caller(), request))
 
@@ -40,6 +41,6 @@ ENDPOINTS: list[AnyEndpoint] = [
              ImportParamsResponse, "Get a token and a public key to wrap BYOK material to",
              "keys.import_params", unsealed=True),
     Endpoint("POST", "/v1/keys/import", import_key, ImportKeyRequest, KeyResponse,
-             "Import material wrapped to an import token's public key, as a new key",
+             "Import material wrapped to an import token's public key, as a new key or version",
              "keys.import", unsealed=True, status=201),
 ]  # fmt: skip

@@ -109,6 +109,7 @@ def _version_body(info: KeyVersionInfo, key: Key) -> KeyVersionResponse:
         version=info.version, state=state, primary=info.version == key.primary_version,
         created_at=info.created_at, use_count=info.use_count, last_used_at=info.last_used_at,
         destruction_date=info.destruction_date, destroyed_at=info.destroyed_at,
+        valid_to=info.valid_to,
     )  # fmt: skip
 
 

@@ -93,6 +93,8 @@ class KeyVersionResponse(Response):
     last_used_at: datetime | None
     destruction_date: datetime | None
     destroyed_at: datetime | None
+    valid_to: datetime | None
+    """When imported material expires and is erased; None: never."""
 
 
 class KeyVersionsResponse(Response):
