@@ -507,3 +507,24 @@ def test_a_single_key_backup_takes_no_identities(source: Server) -> None:
     body = {"passphrase": PASSPHRASE, "include_identities": True}
     refused = source.as_root("POST", "/v1/keys/solo/backup", body)
     assert (refused.status_code, refused.json()["code"]) == (400, "ValidationFailed")
+
+
+def test_keys_restore_is_checked_on_the_backed_up_name(source: Server, target: Server) -> None:
+    team = _key(source, "team-a", "AES_256_GCM")
+    _key(source, "other", "AES_256_GCM")
+    archive = backup(source)
+    statement = {"effect": "allow", "actions": ["keys.restore"], "keys": ["team-*"]}
+    _ok(target.as_root("POST", "/v1/policies", {"name": "team", "statements": [statement]}), 201)
+    _ok(target.as_root("POST", "/v1/roles", {"name": "team", "policies": ["team"]}), 201)
+    who = target.user_with("restorer", ["team"])
+    headers = {**who, "keystead-backup-passphrase": b64(PASSPHRASE.encode())}
+
+    def put(reference: str) -> object:
+        return target.client.post(f"/v1/keys/{reference}/restore", content=archive, headers=headers)
+
+    refused = put("other")
+    assert (refused.status_code, refused.json()["code"]) == (403, "PermissionDenied")
+    by_id_of_other = put(_ok(source.as_root("GET", "/v1/keys/other"))["id"])
+    assert by_id_of_other.status_code == 403
+    by_id = put(team["id"])
+    assert (by_id.status_code, by_id.json()["restored"]) == (200, ["team-a"])

@@ -173,7 +173,7 @@ class RestoreService:
         self._barrier.require_unsealed()
         if request.only is None:
             await self._access.require(principal, BACKUP_RESTORE_ACTION)
-        else:  # by the name asked for now; by the backed-up name once it is known
+        elif not _is_uuid(request.only):  # by this name now; by the backed-up name once known
             await self._access.check_name(principal, KEY_RESTORE_ACTION, request.only)
         reader = ArchiveReader(archive)
         archive_key = await self._unlock(principal, reader.header, request)
@@ -433,6 +433,14 @@ def _revived(state: KeyState, *, compromised: bool) -> KeyState:
     if compromised or state in {KeyState.COMPROMISED, KeyState.DESTROYED_COMPROMISED}:
         return KeyState.COMPROMISED
     return KeyState.DEACTIVATED
+
+
+def _is_uuid(reference: str) -> bool:
+    try:
+        uuid.UUID(reference)
+    except ValueError:
+        return False
+    return True
 
 
 def _builtins_list(items: list[Any]) -> list[Columns]:
