@@ -107,8 +107,8 @@ async def _measure(count: int, root: Path) -> Figures:
                 report = await target.restores.restore(
                     principal, body, RestoreRequest(passphrase=PASSPHRASE)
                 )
-            if len(report.restored) != count:
-                msg = f"restored {len(report.restored)} of {count} keys"
+            if report.counts["restored"] != count:
+                msg = f"restored {report.counts['restored']} of {count} keys"
                 raise RuntimeError(msg)
 
         backup_time = await _timed(back_up, trace=trace)
