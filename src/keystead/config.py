@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     lockout_threshold: Annotated[int, Field(ge=2, le=1000)] = 10
     lockout_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 900
     address_lockout_threshold: Annotated[int, Field(ge=2, le=100000)] = 100
+    # The seal (issue 7): "shamir" (unseal shares) or "pkcs11" (an HSM unseals at start).
+    seal: Literal["shamir", "pkcs11"] = "shamir"
+    pkcs11_module: Path | None = None
+    pkcs11_token_label: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    pkcs11_pin: SecretStr | None = None
+    pkcs11_pin_file: Path | None = None
+    pkcs11_key_label: Annotated[str, Field(min_length=1, max_length=128)] = "keystead-root"
+    pkcs11_retry_seconds: Annotated[float, Field(ge=0.1, le=3600)] = 10.0
+    migrate_seal: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -101,6 +110,31 @@ class Settings(BaseSettings):
     def port(self) -> int:
         """The TCP port to bind."""
         return split_listen(self.listen)[1]
+
+    @property
+    def pkcs11_pin_value(self) -> SecretStr:
+        """The token's user PIN, from ``pkcs11_pin`` or the first line of ``pkcs11_pin_file``.
+
+        Raises:
+            ConfigurationError: Neither is set, or the file cannot be read or is empty.
+        """
+        if self.pkcs11_pin is not None:
+            return self.pkcs11_pin
+        if self.pkcs11_pin_file is None:
+            msg = "pkcs11_pin: the pkcs11 seal needs pkcs11_pin or pkcs11_pin_file"
+            raise ConfigurationError(msg)
+        try:
+            text = self.pkcs11_pin_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            msg = f"pkcs11_pin_file: cannot read {self.pkcs11_pin_file}: {reason}"
+            raise ConfigurationError(msg) from None
+        lines = text.splitlines()
+        pin = lines[0].strip() if lines else ""
+        if not pin:
+            msg = f"pkcs11_pin_file: {self.pkcs11_pin_file} is empty"
+            raise ConfigurationError(msg)
+        return SecretStr(pin)
 
     @property
     def database_url_value(self) -> str:
@@ -216,13 +250,14 @@ def check_server_settings(settings: Settings) -> None:
     elif not settings.dev and (settings.tls_cert is None or settings.tls_key is None):
         msg = "tls_cert: HTTPS needs --tls-cert and --tls-key (or --dev, or --insecure-http)"
         raise ConfigurationError(msg)
-    if settings.workers > 1 and not settings.dev:
+    if settings.workers > 1 and not settings.dev and settings.seal != "pkcs11":
         msg = (
-            "workers: more than one worker process needs a seal that unseals itself (--dev "
-            "today, pkcs11 with issue 7): each worker holds its own keyring, and an unseal "
-            "request reaches only one of them"
+            "workers: more than one worker process needs a seal that unseals itself (--dev, "
+            "or seal = pkcs11): each worker holds its own keyring, and an unseal request "
+            "reaches only one of them"
         )
         raise ConfigurationError(msg)
+    check_seal_settings(settings)
     if settings.client_ca is not None:
         if settings.insecure_http:
             msg = "client_ca: client certificates need TLS; drop --insecure-http"
@@ -233,3 +268,46 @@ def check_server_settings(settings: Settings) -> None:
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         msg = f"data_dir: {settings.data_dir} exists and is not a directory"
         raise ConfigurationError(msg)
+
+
+_PKCS11_SETTINGS = ("pkcs11_module", "pkcs11_token_label", "pkcs11_pin", "pkcs11_pin_file")
+
+
+def check_seal_settings(settings: Settings) -> None:
+    """Check that the seal settings fit together (a server start, and every build of services).
+
+    Raises:
+        ConfigurationError: Naming the setting at fault.
+    """
+    given = [name for name in _PKCS11_SETTINGS if getattr(settings, name) is not None]
+    # Migrating to shamir still reaches the token: its key opens the keyring one last time.
+    pkcs11_needed = settings.seal == "pkcs11" or settings.migrate_seal
+    if given and not pkcs11_needed:
+        msg = (
+            f"{given[0]}: set only with seal = pkcs11, or with migrate_seal to migrate a "
+            "pkcs11-sealed server to shamir"
+        )
+        raise ConfigurationError(msg)
+    if settings.dev and pkcs11_needed:
+        name = "seal" if settings.seal == "pkcs11" else "migrate_seal"
+        msg = f"{name}: dev mode unseals itself with a share in its data directory; drop --dev"
+        raise ConfigurationError(msg)
+    if settings.migrate_seal and settings.workers > 1:
+        msg = "migrate_seal: migrate with one worker process, then restart with more"
+        raise ConfigurationError(msg)
+    if pkcs11_needed:
+        _check_pkcs11_settings(settings)
+
+
+def _check_pkcs11_settings(settings: Settings) -> None:
+    needs = "the pkcs11 seal (and a migration from or to it) needs"
+    if settings.pkcs11_module is None:
+        msg = f"pkcs11_module: {needs} the path of the token's PKCS#11 library"
+        raise ConfigurationError(msg)
+    if settings.pkcs11_token_label is None:
+        msg = f"pkcs11_token_label: {needs} the label of the token"
+        raise ConfigurationError(msg)
+    if settings.pkcs11_pin is not None and settings.pkcs11_pin_file is not None:
+        msg = "pkcs11_pin: give pkcs11_pin or pkcs11_pin_file, not both"
+        raise ConfigurationError(msg)
+    _ = settings.pkcs11_pin_value  # reads the PIN file now, so that a bad one stops the start

@@ -13,7 +13,7 @@ to statuses (STYLE.md C12).
     ├── ConflictError ────── KeyAlreadyExists, InvalidStateTransition, AlreadyInitialized,
     │                        KeyStateForbidsOperation, KeyDestroyed, UserAlreadyExists,
     │                        RoleAlreadyExists, PolicyAlreadyExists, BuiltinReadOnly, NoAdmin,
-    │                        RestoreConflict
+    │                        RestoreConflict, SealMismatch
     ├── ValidationError ──── ValidationFailed, MalformedRequest, PayloadTooLarge,
     │                        UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
     │                        UnsupportedOperation, WeakPassword, ImportTokenInvalid,
@@ -26,7 +26,7 @@ to statuses (STYLE.md C12).
     ├── CryptoError ──────── DecryptionFailed (opaque, code InvalidCiphertext),
     │                        SignatureInvalid, UnsupportedAlgorithm, InvalidPublicKey,
     │                        InvalidRootKey
-    ├── BackendError ─────── StorageError, StorageIntegrityError, AuditWriteFailed
+    ├── BackendError ─────── StorageError, StorageIntegrityError, AuditWriteFailed, HSMError
     └── ConfigurationError
 """
 
@@ -184,6 +184,13 @@ class AlreadyInitialized(ConflictError):
 
     code = "AlreadyInitialized"
     default_detail = "the server is already initialised"
+
+
+class SealMismatch(ConflictError):
+    """The stored seal is not the configured one: configure it, or migrate (``migrate_seal``)."""
+
+    code = "SealMismatch"
+    default_detail = "the server was initialised with another seal than the configured one"
 
 
 class RestoreConflict(ConflictError):
@@ -458,6 +465,24 @@ class StorageIntegrityError(BackendError):
 
     code = "StorageIntegrityError"
     default_detail = "stored data failed its integrity check; the operator must investigate"
+
+
+class HSMError(BackendError):
+    """The PKCS#11 token cannot be used; the detail names the setting at fault, never the PIN.
+
+    Attributes:
+        retry: Whether trying again may help; False for a refused PIN, since retrying a
+            wrong PIN locks a real HSM's user PIN.
+    """
+
+    code = "HSMUnavailable"
+    default_detail = "the HSM (PKCS#11 token) is unavailable"
+
+    def __init__(
+        self, public_detail: str | None = None, *, operator_detail: str = "", retry: bool = True
+    ) -> None:
+        super().__init__(public_detail, operator_detail=operator_detail)
+        self.retry = retry
 
 
 class ConfigurationError(KeysteadError):

@@ -1,4 +1,7 @@
-"""Nothing secret at rest in the clear; a row copied onto another fails (issue 2, must-show 4)."""
+"""Nothing secret at rest in the clear; a row copied onto another fails (issue 2, must-show 4).
+
+Run under each seal, Shamir and pkcs11 on SoftHSM2 (issue 7, must-show 3).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ from starlette.testclient import TestClient
 
 from conftest import b64
 from keystead.api.app import create_app
-from keystead.config import Settings, load_settings
-from keystead.seal import shamir
+from keystead.config import Settings
 from keystead.services.container import Services
+from seal_support import Init, SealUnderTest
 
 PLAINTEXT = b"card 4111-1111-1111-1111 exp 12/29"
 
@@ -32,24 +35,22 @@ def encodings(secret: bytes) -> list[bytes]:
     ]
 
 
-def collect_secrets(client: TestClient) -> tuple[dict[str, bytes], str]:
+def collect_secrets(client: TestClient, seal: SealUnderTest) -> tuple[dict[str, bytes], str]:
     """Init, unseal, store a key and encrypt; return every secret the server holds."""
-    init = client.post("/v1/sys/init", json={"shares": 3, "threshold": 2}).json()
-    for share in init["shares"][:2]:
-        client.post("/v1/sys/unseal", json={"share": share})
-    auth = {"authorization": f"Bearer {init['root_token']}"}
+    init = seal.init(client, 3, 2)
+    auth = init.auth
     for name in ("alpha", "beta"):
         created = client.post("/v1/keys", json={"name": name, "spec": "AES_256_GCM"}, headers=auth)
         assert created.status_code == 201, created.text
     client.post("/v1/keys/alpha/encrypt", json={"plaintext": b64(PLAINTEXT)}, headers=auth)
     client.post("/v1/keys/beta/encrypt", json={"plaintext": b64(PLAINTEXT)}, headers=auth)
     services: Services = client.app.state.services  # type: ignore[attr-defined]
-    secrets: dict[str, bytes] = {"plaintext": PLAINTEXT}
-    secrets["root_token"] = init["root_token"].encode()
-    shares = [base64.b64decode(share) for share in init["shares"]]
+    secrets: dict[str, bytes] = {"plaintext": PLAINTEXT, **seal.secrets}
+    secrets["root_token"] = init.root_token.encode()
+    shares = [base64.b64decode(share) for share in init.shares]
     for index, share in enumerate(shares):
         secrets[f"share {index}"] = share[:-1]
-    secrets["root key"] = shamir.combine(shares[:2])
+    secrets["root key (Shamir) or recovery key (pkcs11)"] = seal.quorum_secret(init)
     keyring = services.barrier._keyring
     assert keyring is not None
     for term, material in keyring._terms.items():
@@ -60,7 +61,7 @@ def collect_secrets(client: TestClient) -> tuple[dict[str, bytes], str]:
         material = client.portal.call(services.keys.material, entry, 1)  # type: ignore[union-attr]
         with material.expose() as raw:
             secrets[f"key {name}"] = raw
-    return secrets, init["root_token"]
+    return secrets, init.root_token
 
 
 def assert_absent(blob: bytes, secrets: dict[str, bytes]) -> None:
@@ -75,18 +76,20 @@ def raw_sqlite_bytes(data_dir: Path) -> bytes:
     )
 
 
-def test_sqlite_file_holds_no_secret_in_the_clear(settings: Settings) -> None:
+def test_sqlite_file_holds_no_secret_in_the_clear(seal: SealUnderTest, tmp_path: Path) -> None:
+    settings = seal.settings(tmp_path / "data")
     with TestClient(create_app(settings), base_url="https://t") as client:
-        secrets, _ = collect_secrets(client)
+        secrets, _ = collect_secrets(client, seal)
         assert_absent(raw_sqlite_bytes(settings.data_dir), secrets)
     # After a clean stop the WAL is checkpointed into the main file: scan again.
     assert_absent(raw_sqlite_bytes(settings.data_dir), secrets)
 
 
-def test_sqlite_file_is_not_trivially_empty(settings: Settings) -> None:
+def test_sqlite_file_is_not_trivially_empty(seal: SealUnderTest, tmp_path: Path) -> None:
     """Guards the scan above: the stored rows are really in the bytes we search."""
+    settings = seal.settings(tmp_path / "data")
     with TestClient(create_app(settings), base_url="https://t") as client:
-        collect_secrets(client)
+        collect_secrets(client, seal)
     assert b"alpha" in raw_sqlite_bytes(settings.data_dir)
 
 
@@ -101,10 +104,12 @@ def pg_dump(url: str) -> bytes:
 
 
 @pytest.mark.postgres
-def test_postgres_dump_holds_no_secret_in_the_clear(tmp_path: Path, postgres_url: str) -> None:
-    settings = load_settings(data_dir=tmp_path, insecure_http=True, database_url=postgres_url)
+def test_postgres_dump_holds_no_secret_in_the_clear(
+    seal: SealUnderTest, tmp_path: Path, postgres_url: str
+) -> None:
+    settings = seal.settings(tmp_path, database_url=postgres_url)
     with TestClient(create_app(settings), base_url="https://t") as client:
-        secrets, _ = collect_secrets(client)
+        secrets, _ = collect_secrets(client, seal)
     dump = pg_dump(postgres_url)
     assert b"alpha" in dump
     assert b"INSERT INTO public.key_versions" in dump
@@ -120,32 +125,31 @@ def copy_material(execute, source: str, target: str) -> None:
     )
 
 
-def restart_and_encrypt(settings: Settings, token: str, shares: list[str]) -> dict[str, int | str]:
+def restart_and_encrypt(
+    settings: Settings, seal: SealUnderTest, init: Init
+) -> dict[str, int | str]:
     with TestClient(create_app(settings), base_url="https://t") as client:
-        for share in shares:
-            client.post("/v1/sys/unseal", json={"share": share})
-        auth = {"authorization": f"Bearer {token}"}
+        seal.unseal_after_start(client, init)
+        auth = init.auth
         alpha = client.post("/v1/keys/alpha/encrypt", json={"plaintext": "eA=="}, headers=auth)
         beta = client.post("/v1/keys/beta/encrypt", json={"plaintext": "eA=="}, headers=auth)
         assert alpha.status_code == 200, alpha.text
         return {"status": beta.status_code, "code": beta.json()["code"]}
 
 
-def create_two_keys(settings: Settings) -> tuple[str, list[str]]:
+def create_two_keys(settings: Settings, seal: SealUnderTest) -> Init:
     with TestClient(create_app(settings), base_url="https://t") as client:
-        init = client.post("/v1/sys/init", json={"shares": 1, "threshold": 1}).json()
-        client.post("/v1/sys/unseal", json={"share": init["shares"][0]})
-        auth = {"authorization": f"Bearer {init['root_token']}"}
+        init = seal.init(client, 1, 1)
         for name in ("alpha", "beta"):
-            client.post("/v1/keys", json={"name": name, "spec": "AES_256_GCM"}, headers=auth)
-    return init["root_token"], init["shares"]
+            client.post("/v1/keys", json={"name": name, "spec": "AES_256_GCM"}, headers=init.auth)
+    return init
 
 
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def test_material_copied_onto_another_row_fails_to_decrypt(
-    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str, seal: SealUnderTest
 ) -> None:
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'copy.db'}"
@@ -153,20 +157,22 @@ def test_material_copied_onto_another_row_fails_to_decrypt(
     else:
         url = request.getfixturevalue("postgres_url")
         connect = lambda: psycopg.connect(url, autocommit=True)  # noqa: E731
-    settings = load_settings(data_dir=tmp_path, insecure_http=True, database_url=url)
-    token, shares = create_two_keys(settings)
+    settings = seal.settings(tmp_path, database_url=url)
+    init = create_two_keys(settings, seal)
     with connect() as connection:
         copy_material(connection.execute, "alpha", "beta")
-    result = restart_and_encrypt(settings, token, shares)
+    result = restart_and_encrypt(settings, seal, init)
     assert result == {"status": 503, "code": "StorageIntegrityError"}
 
 
-def test_a_public_key_swapped_in_the_database_is_not_trusted(settings: Settings) -> None:
+def test_a_public_key_swapped_in_the_database_is_not_trusted(
+    seal: SealUnderTest, tmp_path: Path
+) -> None:
     """Storage is untrusted: a swapped public key would let someone else's signatures verify."""
+    settings = seal.settings(tmp_path / "data")
     with TestClient(create_app(settings), base_url="https://t") as client:
-        init = client.post("/v1/sys/init", json={"shares": 1, "threshold": 1}).json()
-        client.post("/v1/sys/unseal", json={"share": init["shares"][0]})
-        auth = {"authorization": f"Bearer {init['root_token']}"}
+        init = seal.init(client, 1, 1)
+        auth = init.auth
         for name in ("victim", "attacker"):
             client.post("/v1/keys", json={"name": name, "spec": "ED25519"}, headers=auth)
         signed = client.post(
@@ -179,7 +185,7 @@ def test_a_public_key_swapped_in_the_database_is_not_trusted(settings: Settings)
             " WHERE key_id = (SELECT id FROM keys WHERE name = 'victim')"
         )
     with TestClient(create_app(settings), base_url="https://t") as client:
-        client.post("/v1/sys/unseal", json={"share": init["shares"][0]})
+        seal.unseal_after_start(client, init)
         check = {"message": b64(b"pay mallory"), "signature": signed["signature"]}
         verified = client.post("/v1/keys/victim/verify", json=check, headers=auth)
         assert (verified.status_code, verified.json()["code"]) == (503, "StorageIntegrityError")

@@ -1,4 +1,8 @@
-"""One storage suite, run against SQLite and PostgreSQL (STYLE.md C27)."""
+"""One storage suite, run against SQLite and PostgreSQL, under each seal (STYLE.md C27).
+
+Every test runs with the Shamir seal and with the pkcs11 seal on SoftHSM2 (issue 7,
+must-show 3): the services of each are built, and the seal tests drive both.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from keystead.config import load_settings
 from keystead.crypto.hashing import token_digest
 from keystead.domain.lifecycle import KeyState
 from keystead.domain.models import Key
 from keystead.domain.specs import KeySpec, KeyUsage
-from keystead.errors import AlreadyInitialized, KeyAlreadyExists, Unauthenticated
+from keystead.errors import AlreadyInitialized, KeyAlreadyExists, SealMismatch, Unauthenticated
 from keystead.services.container import Services, build_services
 from keystead.storage.key_repository import KeyFilter, NewVersion
 from keystead.storage.repositories import SealConfig, StoredToken
 from keystead.types import KeyId, KeyVersionNumber
+from seal_support import SealUnderTest
 
 pytestmark = pytest.mark.anyio
 
@@ -32,8 +36,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-async def services(database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
-    settings = load_settings(data_dir=tmp_path, insecure_http=True, database_url=database_url)
+async def services(
+    database_url: str, tmp_path: Path, seal: SealUnderTest
+) -> AsyncIterator[Services]:
+    settings = seal.settings(tmp_path, database_url=database_url)
     built = build_services(settings, clock=lambda: NOW)
     yield built
     await built.close()
@@ -71,6 +77,28 @@ async def test_seal_config_is_written_once(services: Services) -> None:
         await uow.system.replace_keyring(b"rotated", NOW)
     async with database.unit_of_work() as uow:
         assert await uow.system.get_seal_config() == SealConfig("shamir", 5, 3, b"rotated")
+
+
+async def test_a_seal_migration_replaces_the_seal_only_if_unchanged(services: Services) -> None:
+    database = services.system._database
+    shamir = SealConfig("shamir", 5, 3, b"keyring-under-shares")
+    hsm = SealConfig("pkcs11", 5, 3, b"keyring-in-token", b"c" * 64, "keystead-root", b"i" * 16)
+    async with database.unit_of_work() as uow:
+        await uow.system.create_seal_config(shamir, NOW)
+    async with database.unit_of_work() as uow:
+        await uow.system.replace_seal_config(shamir, hsm, NOW)
+    async with database.unit_of_work() as uow:
+        assert await uow.system.get_seal_config() == hsm
+    with pytest.raises(SealMismatch):  # another node migrated (or rotated) first
+        async with database.unit_of_work() as uow:
+            await uow.system.replace_seal_config(shamir, shamir, NOW)
+    async with database.unit_of_work() as uow:
+        await uow.system.replace_keyring(b"rotated-in-token", NOW)
+    async with database.unit_of_work() as uow:
+        stored = await uow.system.get_seal_config()
+    assert stored == SealConfig(
+        "pkcs11", 5, 3, b"rotated-in-token", b"c" * 64, "keystead-root", b"i" * 16
+    )
 
 
 async def test_keys_round_trip_with_aware_times_and_unique_names(services: Services) -> None:
@@ -137,11 +165,10 @@ async def test_tokens_resolve_only_while_valid(services: Services) -> None:
             await tokens.authenticate(presented)
 
 
-async def test_init_unseal_and_material_through_the_services(services: Services) -> None:
-    result = await services.system.initialize(3, 2)
-    for share in result.shares[1:]:
-        await services.system.unseal(share)
-    assert (await services.system.status()).sealed is False
+async def test_init_unseal_and_material_through_the_services(
+    services: Services, seal: SealUnderTest
+) -> None:
+    result = await seal.init_services(services, 3, 2)
     principal = await services.tokens.authenticate(result.root_token)
     assert principal.is_root
     from keystead.services.keys import NewKey
@@ -149,8 +176,7 @@ async def test_init_unseal_and_material_through_the_services(services: Services)
     key = await services.keys.create(principal, NewKey(name="k", spec=KeySpec.CHACHA20_POLY1305))
     encrypted = await services.crypto.encrypt(principal, "k", b"hello", {"a": "1"})
     await services.system.seal()
-    await services.system.unseal(result.shares[0])
-    await services.system.unseal(result.shares[2])
+    await seal.unseal_services_after_seal(services, result)
     decrypted = await services.crypto.decrypt(principal, encrypted.ciphertext, {"a": "1"})
     assert (decrypted.plaintext, decrypted.key_id, decrypted.version) == (b"hello", key.id, 1)
 

@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,3 +102,36 @@ def production_server(directory: Path) -> ServerProcess:
         ],
         port=port, ca_file=pki.ca_cert, log=directory / "server.log",
     )  # fmt: skip
+
+
+def hsm_server(directory: Path, module: Path, token_label: str, pin: str) -> ServerProcess:
+    """A production-mode server (not started) with the pkcs11 seal; PIN in a 0600 file.
+
+    Its environment's SOFTHSM2_CONF is the caller's to set (``server.env``).
+    """
+    server = production_server(directory)
+    pin_file = directory / "pkcs11-pin"
+    pin_file.write_text(f"{pin}\n", encoding="utf-8")
+    pin_file.chmod(0o600)
+    server.args = [
+        *server.args, "--seal", "pkcs11", "--pkcs11-module", str(module),
+        "--pkcs11-token-label", token_label, "--pkcs11-pin-file", str(pin_file),
+        "--pkcs11-retry-seconds", "0.5",
+    ]  # fmt: skip
+    return server
+
+
+def wait_for_status(
+    server: ServerProcess, until: Callable[[dict[str, object]], bool], timeout: float = 30.0
+) -> dict[str, object]:
+    """Poll ``/v1/sys/seal-status`` until ``until`` holds; fail with the log otherwise."""
+    deadline = time.monotonic() + timeout
+    status: dict[str, object] = {}
+    with server.client() as client:
+        while time.monotonic() < deadline:
+            status = client.get("/v1/sys/seal-status").json()
+            if until(status):
+                return status
+            time.sleep(0.1)
+    msg = f"seal status never matched within {timeout}s: {status}\n{server.log.read_text()}"
+    raise AssertionError(msg)

@@ -4,6 +4,11 @@ A root token is printed by ``init``, and by the ``generate-root`` call that comp
 quorum, and nowhere else. Unseal shares are read from a no-echo prompt or stdin (STYLE.md
 C32); ``unseal`` also accepts a share as an argument, as Vault does, with a warning;
 ``generate-root`` does not. Exit codes are those of ``keystead.cli.client``.
+
+With the pkcs11 seal (issue 7) ``init --recovery-shares N --recovery-threshold T`` prints
+recovery shares, and the server unseals itself from its HSM. A seal migration is Vault's:
+restart the server with the new seal and ``--migrate-seal``, then give the old seal's shares
+with ``operator unseal`` (see ``keystead operator unseal --help``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keystead.cli import client as cli
+from keystead.cli.seal_calls import RecoveryInit, detailed_status, init_with_recovery
 from keystead_sdk import InitResult, SealStatus
 
 app = typer.Typer(
@@ -39,6 +45,11 @@ NEW_ROOT_WARNING = (
 SHOWN_ONCE = (
     "These are shown once and never again. Give each unseal share to a different person; "
     "keep the root token offline and revoke it once other tokens exist."
+)
+RECOVERY_NOTE = (
+    "The server is unsealed: its HSM unseals it at every start. A quorum of recovery shares "
+    "makes a new root token, unseals after `keystead operator seal`, and migrates the seal; "
+    "the shares decrypt nothing on their own. Give each to a different person."
 )
 
 
@@ -62,15 +73,67 @@ def init(
     threshold: Annotated[
         int, typer.Option("--threshold", min=1, max=255, help="How many shares unseal.")
     ] = 3,
+    recovery_shares: Annotated[
+        int | None,
+        typer.Option(
+            "--recovery-shares",
+            min=1,
+            max=255,
+            help="pkcs11 seal: how many recovery shares to make (instead of --shares).",
+        ),
+    ] = None,
+    recovery_threshold: Annotated[
+        int | None,
+        typer.Option(
+            "--recovery-threshold",
+            min=1,
+            max=255,
+            help="pkcs11 seal: how many recovery shares make a quorum.",
+        ),
+    ] = None,
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Initialise the server; print the unseal shares and the root token (once)."""
+    """Initialise the server; print the unseal (or recovery) shares and the root token (once).
+
+    A server with the pkcs11 seal takes --recovery-shares and --recovery-threshold (5 and 3
+    when only one is given) and is unsealed when init answers.
+    """  # fmt: skip
+    if recovery_shares is not None or recovery_threshold is not None:
+        with cli.api_errors(), cli.make_client() as client:
+            recovery = init_with_recovery(client, recovery_shares or 5, recovery_threshold or 3)
+        if output is OutputFormat.JSON:
+            print(json.dumps(_recovery_json(recovery), indent=2))
+            return
+        _print_recovery_panel(recovery)
+        return
     with cli.api_errors(), cli.make_client() as client:
         result = client.sys.init(shares, threshold)
     if output is OutputFormat.JSON:
         print(json.dumps(_init_json(result), indent=2))
         return
     _print_init_panel(result)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _recovery_json(result: RecoveryInit) -> dict[str, object]:
+    return {
+        "recovery_shares": [_b64(share) for share in result.recovery_shares],
+        "root_token": result.root_token,
+        "recovery_threshold": result.threshold,
+    }
+
+
+def _print_recovery_panel(result: RecoveryInit) -> None:
+    lines = [
+        f"Recovery share {number}: {_b64(share)}"
+        for number, share in enumerate(result.recovery_shares, start=1)
+    ]
+    lines.append(f"Root token: {result.root_token}")
+    note = f"{RECOVERY_NOTE} {result.threshold} of them make a quorum."
+    _print_panel(lines, Text(SHOWN_ONCE, style="bold yellow"), Text(note))
 
 
 def _init_json(result: InitResult) -> dict[str, object]:
@@ -87,15 +150,18 @@ def _print_init_panel(result: InitResult) -> None:
         for number, share in enumerate(result.shares, start=1)
     ]
     lines.append(f"Root token: {result.root_token.get_secret_value()}")
-    body = Group(
-        Text("\n".join(lines)),
-        Text(""),
+    _print_panel(
+        lines,
         Text(SHOWN_ONCE, style="bold yellow"),
         Text(
             f"The server is still sealed: run `keystead operator unseal` with "
             f"{result.threshold} of these shares.",
         ),
     )
+
+
+def _print_panel(lines: list[str], *notes: Text) -> None:
+    body = Group(Text("\n".join(lines)), Text(""), *notes)
     # Wide enough that no share or token is ever wrapped in the middle.
     console = Console(highlight=False)
     needed = max(len(line) for line in lines) + 4
@@ -112,7 +178,18 @@ def unseal(
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Forget the shares given so far.")] = False,
 ) -> None:
-    """Give one unseal share; the server unseals once enough shares are given."""
+    """Give one unseal share; the server unseals once enough shares are given.
+
+    With the pkcs11 seal, give recovery shares: after `keystead operator seal`, a quorum of
+    them has the HSM unseal the server again.
+
+    Seal migration: restart the server with the new seal and --migrate-seal (Shamir to pkcs11:
+    --seal pkcs11 and the pkcs11 settings; pkcs11 to Shamir: --seal shamir, keeping the
+    pkcs11 settings so the token can open the keyring once more), then give the old seal's
+    shares here: unseal shares from Shamir, recovery shares from pkcs11. The keyring moves
+    to the new seal and no key is re-encrypted; the same shares serve the new seal (recovery
+    shares of pkcs11, unseal shares of Shamir). Restart without --migrate-seal afterwards.
+    """
     if reset and share is not None:
         msg = "give a SHARE or --reset, not both"
         raise typer.BadParameter(msg)
@@ -159,17 +236,22 @@ def seal() -> None:
 def status(output: FormatOption = OutputFormat.TEXT) -> None:
     """Show the seal status; exit code 2 when sealed, 0 when unsealed (as `vault status`)."""
     with cli.api_errors(), cli.make_client() as client:
-        seal_status = client.sys.seal_status()
+        detailed = detailed_status(client)
         address = client.address
+    seal_status = detailed.status
     if output is OutputFormat.JSON:
-        print(seal_status.model_dump_json(indent=2))
+        print(json.dumps({**seal_status.model_dump(mode="json"), **detailed.extra}, indent=2))
     else:
-        Console(highlight=False).print(_status_table(seal_status, address))
+        Console(highlight=False).print(_status_table(seal_status, address, detailed.extra))
     if seal_status.sealed:
         raise typer.Exit(cli.ExitCode.SEALED_STATUS)
 
 
-def _status_table(seal_status: SealStatus, address: str) -> Table:
+_EXTRA_ROWS = (("recovery_seal", "Recovery seal"), ("migration", "Seal migration"),
+               ("seal_error", "Seal error"))  # fmt: skip
+
+
+def _status_table(seal_status: SealStatus, address: str, extra: dict[str, object]) -> Table:
     table = Table(title="Seal status", show_header=True)
     table.add_column("Key")
     table.add_column("Value")
@@ -183,6 +265,10 @@ def _status_table(seal_status: SealStatus, address: str) -> Table:
         ("Unseal progress", f"{seal_status.progress}/{seal_status.threshold}"),
         ("Version", seal_status.version),
     ]
+    for field_name, label in _EXTRA_ROWS:
+        if field_name in extra:
+            value = extra[field_name]
+            rows.append((label, str(value).lower() if isinstance(value, bool) else str(value)))
     for name, value in rows:
         table.add_row(name, Text(value))
     return table
@@ -200,7 +286,7 @@ def rotate_keyring() -> None:
 def generate_root(
     reset: Annotated[bool, typer.Option("--reset", help="Forget the shares given so far.")] = False,
 ) -> None:
-    """Give one unseal share towards a new root token; print it once the quorum is reached."""
+    """Give one unseal share (recovery share with the pkcs11 seal) towards a new root token."""
     raw = None if reset else _share_bytes(None)
     with cli.api_errors(), cli.make_client() as client:
         progress = (

@@ -2,7 +2,9 @@
 
 Keyring plaintext (encrypted under the root key with AES-256-GCM, associated data
 ``b"keystead/keyring/v1"``; a wrong root key fails the tag, which is how a wrong or
-foreign set of unseal shares is told apart)::
+foreign set of unseal shares is told apart). A Shamir root key encrypts in memory
+(``nonce | ciphertext || tag``, as ``keystead.crypto.aead``); an HSM root key encrypts in
+its token (``keystead.seal.pkcs11``)::
 
     "KSKR" | format 0x01 | active term (u32 BE) | count (u16 BE)
            | count x (term u32 BE | key 32 bytes)
@@ -24,6 +26,7 @@ from keystead.crypto import aead
 from keystead.crypto.random import generate_key
 from keystead.crypto.secret import KeyMaterial
 from keystead.errors import DecryptionFailed, InvalidRootKey, Sealed
+from keystead.seal.protocol import RootKey
 from keystead.types import Term
 
 _KEYRING_AAD: Final = b"keystead/keyring/v1"
@@ -32,6 +35,24 @@ _KEYRING_MAGIC: Final = b"KSKR\x01"
 _TERM = struct.Struct(">I")
 _HEADER = struct.Struct(">IH")
 _KEY_BYTES: Final = 32
+
+AnyRootKey = KeyMaterial | RootKey
+"""A root key in memory (Shamir) or one that encrypts for us where it lives (an HSM)."""
+
+
+def _seal_keyring(root_key: AnyRootKey, plaintext: bytes) -> bytes:
+    if isinstance(root_key, KeyMaterial):
+        return aead.encrypt(root_key, plaintext, _KEYRING_AAD)
+    return root_key.encrypt(plaintext, _KEYRING_AAD)
+
+
+def _open_keyring(root_key: AnyRootKey, wrapped: bytes) -> bytes:
+    if not isinstance(root_key, KeyMaterial):
+        return root_key.decrypt(wrapped, _KEYRING_AAD)
+    try:
+        return aead.decrypt(root_key, wrapped, _KEYRING_AAD)
+    except DecryptionFailed:
+        raise InvalidRootKey from None
 
 
 class Keyring:
@@ -69,25 +90,27 @@ class Keyring:
         term = Term(max(self._terms) + 1)
         return Keyring({**self._terms, term: generate_key(_KEY_BYTES)}, term)
 
-    def wrap(self, root_key: KeyMaterial) -> bytes:
-        """Serialise and encrypt the keyring under the root key."""
+    def wrap(self, root_key: AnyRootKey) -> bytes:
+        """Serialise and encrypt the keyring under the root key.
+
+        Raises:
+            HSMError: An HSM root key's token cannot be used.
+        """
         parts = [_KEYRING_MAGIC, _HEADER.pack(self._active, len(self._terms))]
         for term in sorted(self._terms):
             with self._terms[term].expose() as raw:
                 parts.append(_TERM.pack(term) + raw)
-        return aead.encrypt(root_key, b"".join(parts), _KEYRING_AAD)
+        return _seal_keyring(root_key, b"".join(parts))
 
     @classmethod
-    def unwrap(cls, root_key: KeyMaterial, wrapped: bytes) -> Keyring:
+    def unwrap(cls, root_key: AnyRootKey, wrapped: bytes) -> Keyring:
         """Decrypt and parse a keyring made by :meth:`wrap`.
 
         Raises:
             InvalidRootKey: ``root_key`` is not the key the keyring was wrapped under.
+            HSMError: An HSM root key's token cannot be used.
         """
-        try:
-            plain = aead.decrypt(root_key, wrapped, _KEYRING_AAD)
-        except DecryptionFailed:
-            raise InvalidRootKey from None
+        plain = _open_keyring(root_key, wrapped)
         active, count = _HEADER.unpack_from(plain, len(_KEYRING_MAGIC))
         offset = len(_KEYRING_MAGIC) + _HEADER.size
         terms: dict[Term, KeyMaterial] = {}
@@ -121,7 +144,7 @@ class Barrier:
     __slots__ = ("_keyring", "_root_key")
 
     def __init__(self) -> None:
-        self._root_key: KeyMaterial | None = None
+        self._root_key: AnyRootKey | None = None
         self._keyring: Keyring | None = None
 
     def __repr__(self) -> str:
@@ -149,11 +172,12 @@ class Barrier:
         """
         self._require_keyring()
 
-    def unseal(self, root_key: KeyMaterial, keyring_wrapped: bytes) -> None:
+    def unseal(self, root_key: AnyRootKey, keyring_wrapped: bytes) -> None:
         """Open the keyring with ``root_key`` and keep both in memory.
 
         Raises:
             InvalidRootKey: The root key does not open this keyring.
+            HSMError: An HSM root key's token cannot be used.
         """
         keyring = Keyring.unwrap(root_key, keyring_wrapped)
         if self._root_key is root_key:
@@ -179,6 +203,7 @@ class Barrier:
         Raises:
             Sealed: The barrier is sealed.
             InvalidRootKey: ``stored`` is not a keyring of this root key.
+            HSMError: An HSM root key's token cannot be used.
         """
         root_key = self._require_root_key()
         base = self._require_keyring() if stored is None else Keyring.unwrap(root_key, stored)
@@ -193,6 +218,7 @@ class Barrier:
         Raises:
             Sealed: The barrier is sealed.
             InvalidRootKey: ``stored`` is not a keyring of this root key.
+            HSMError: An HSM root key's token cannot be used.
         """
         self._adopt(Keyring.unwrap(self._require_root_key(), stored))
 
@@ -213,7 +239,7 @@ class Barrier:
         if previous is not None:
             previous.wipe_except(keyring)
 
-    def _require_root_key(self) -> KeyMaterial:
+    def _require_root_key(self) -> AnyRootKey:
         self._require_keyring()
         if self._root_key is None:  # pragma: no cover - set together with the keyring
             raise Sealed
@@ -250,10 +276,30 @@ class Barrier:
         return self._keyring
 
 
-def new_keyring_for(root_key: KeyMaterial) -> bytes:
-    """Create the first keyring and return it wrapped under ``root_key``."""
+def new_keyring_for(root_key: AnyRootKey) -> bytes:
+    """Create the first keyring and return it wrapped under ``root_key``.
+
+    Raises:
+        HSMError: An HSM root key's token cannot be used.
+    """
     keyring = Keyring.new()
     try:
         return keyring.wrap(root_key)
+    finally:
+        keyring.wipe()
+
+
+def rewrap_keyring(wrapped: bytes, old_root_key: AnyRootKey, new_root_key: AnyRootKey) -> bytes:
+    """Move a keyring from one root key to another: its terms, and so every value, stay.
+
+    This is all a seal migration changes: nothing encrypted under the keyring is touched.
+
+    Raises:
+        InvalidRootKey: ``old_root_key`` does not open ``wrapped``.
+        HSMError: An HSM root key's token cannot be used.
+    """
+    keyring = Keyring.unwrap(old_root_key, wrapped)
+    try:
+        return keyring.wrap(new_root_key)
     finally:
         keyring.wipe()

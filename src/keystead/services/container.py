@@ -19,6 +19,7 @@ from keystead.errors import ConfigurationError
 from keystead.seal.barrier import Barrier
 from keystead.services.access import AccessService
 from keystead.services.api_tokens import ApiTokenService
+from keystead.services.auto_unseal import AutoUnseal
 from keystead.services.backup import BackupService
 from keystead.services.clock import Clock, utc_now
 from keystead.services.crypto_ops import CryptoService
@@ -32,6 +33,7 @@ from keystead.services.login import LoginService, ThrottlePolicy
 from keystead.services.policies import PolicyService
 from keystead.services.restore import RestoreService
 from keystead.services.scheduler import Scheduler
+from keystead.services.seal_plan import PKCS11, SealPlan, seal_plan
 from keystead.services.server_keys import ServerKeys
 from keystead.services.signing_ops import SigningService
 from keystead.services.system import SystemService
@@ -80,10 +82,16 @@ class Services:
     backups: BackupService
     restores: RestoreService
     server_keys: ServerKeys
+    auto_unseal: AutoUnseal | None = None
+    seal: SealPlan | None = None
 
     async def close(self) -> None:
-        """Seal (wiping key material) and release the database connections."""
+        """Seal (wiping key material), close the token's sessions, release the database."""
+        if self.auto_unseal is not None:
+            await self.auto_unseal.stop()
         self.barrier.seal()
+        if self.seal is not None and self.seal.hsm is not None:
+            self.seal.hsm.close()
         self.audit.close()
         await self.engine.dispose()
 
@@ -112,9 +120,14 @@ def build_services(
 ) -> Services:
     """Wire the services of one process; migrates the database first unless told not to.
 
+    With the pkcs11 seal, built inside a running event loop (the server's lifespan), the
+    task that unseals from the token starts at once (``keystead.services.auto_unseal``);
+    built outside one, call ``services.auto_unseal.start()`` from inside the loop.
+
     Raises:
-        ConfigurationError: The database URL is not usable.
+        ConfigurationError: The database URL or a seal setting is not usable.
     """
+    plan = seal_plan(settings)
     if run_migrations:
         prepare_database(settings)
     engine = create_database_engine(settings.database_url_value)
@@ -133,7 +146,10 @@ def build_services(
         audit.forget_keys()
         server_keys.forget()
 
-    system = SystemService(database, barrier, tokens, clock, on_seal)
+    system = SystemService(database, barrier, tokens, clock, on_seal, plan=plan)
+    auto_unseal = AutoUnseal(system, settings.pkcs11_retry_seconds)
+    if plan.kind == PKCS11:
+        auto_unseal.start()
     keys = KeyService(database, barrier, cache, clock, system.reload_keyring, access)
     lifecycle = LifecycleService(
         database, keys, clock, allow_zero_wait=settings.allow_immediate_destruction
@@ -162,6 +178,7 @@ def build_services(
             database, barrier, keys, access, server_keys, clock, _backup_kdf(settings),
         ),
         RestoreService(database, barrier, keys, access, clock), server_keys,
+        auto_unseal=auto_unseal, seal=plan,
     )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from keystead.errors import AlreadyInitialized
+from keystead.errors import AlreadyInitialized, SealMismatch
 from keystead.storage.engine import AsyncSession
 from keystead.storage.tables import SealConfigRow, TokenRow
 
@@ -22,12 +22,27 @@ def as_utc(moment: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class SealConfig:
-    """How the server is sealed, and its keyring as ciphertext."""
+    """How the server is sealed, and its keyring as ciphertext.
+
+    ``secret_shares`` and ``secret_threshold`` count the shares the operators hold: unseal
+    shares for the Shamir seal, recovery shares for the pkcs11 seal. The pkcs11 seal also
+    keeps the recovery shares' check value and the label and id of its key in the token.
+    """
 
     seal_type: str
     secret_shares: int
     secret_threshold: int
     keyring_wrapped: bytes
+    recovery_check: bytes | None = None
+    hsm_key_label: str | None = None
+    hsm_key_id: bytes | None = None
+
+
+def _seal_config(row: SealConfigRow) -> SealConfig:
+    return SealConfig(
+        row.seal_type, row.secret_shares, row.secret_threshold, row.keyring_wrapped,
+        row.recovery_check, row.hsm_key_label, row.hsm_key_id,
+    )  # fmt: skip
 
 
 class SystemRepository:
@@ -46,11 +61,7 @@ class SystemRepository:
         row = await self._session.get(
             SealConfigRow, _SEAL_CONFIG_ID, with_for_update=for_update, populate_existing=True
         )
-        if row is None:
-            return None
-        return SealConfig(
-            row.seal_type, row.secret_shares, row.secret_threshold, row.keyring_wrapped
-        )
+        return None if row is None else _seal_config(row)
 
     async def create_seal_config(self, config: SealConfig, now: datetime) -> None:
         """Insert the seal configuration; only one init can ever win.
@@ -65,6 +76,9 @@ class SystemRepository:
                 secret_shares=config.secret_shares,
                 secret_threshold=config.secret_threshold,
                 keyring_wrapped=config.keyring_wrapped,
+                recovery_check=config.recovery_check,
+                hsm_key_label=config.hsm_key_label,
+                hsm_key_id=config.hsm_key_id,
                 initialized_at=now,
                 updated_at=now,
             )
@@ -80,6 +94,30 @@ class SystemRepository:
         if row is None:  # pragma: no cover - callers check the server is initialised
             return
         row.keyring_wrapped = keyring_wrapped
+        row.updated_at = now
+
+    async def replace_seal_config(
+        self, expected: SealConfig, config: SealConfig, now: datetime
+    ) -> None:
+        """Store a new seal (a seal migration), if the stored one is still ``expected``.
+
+        Raises:
+            SealMismatch: The seal or the keyring changed since ``expected`` was read (another
+                node rotated the keyring, or migrated first): nothing is written.
+        """
+        row = await self._session.get(
+            SealConfigRow, _SEAL_CONFIG_ID, with_for_update=True, populate_existing=True
+        )
+        if row is None or _seal_config(row) != expected:
+            msg = "the seal configuration changed during the migration; give the shares again"
+            raise SealMismatch(msg)
+        row.seal_type = config.seal_type
+        row.secret_shares = config.secret_shares
+        row.secret_threshold = config.secret_threshold
+        row.keyring_wrapped = config.keyring_wrapped
+        row.recovery_check = config.recovery_check
+        row.hsm_key_label = config.hsm_key_label
+        row.hsm_key_id = config.hsm_key_id
         row.updated_at = now
 
 

@@ -34,6 +34,10 @@ class SealConfigRow(Base):
     secret_shares: Mapped[int] = mapped_column(Integer)
     secret_threshold: Mapped[int] = mapped_column(Integer)
     keyring_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    # The pkcs11 seal (migration 0009): the recovery shares' check value, and which token key.
+    recovery_check: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    hsm_key_label: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    hsm_key_id: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
     initialized_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -22,6 +22,7 @@ from keystead.api.schemas.system import (
     UnsealRequest,
 )
 from keystead.errors import ValidationFailed
+from keystead.services.seal_plan import PKCS11
 from keystead.services.system import SealStatus
 
 
@@ -34,15 +35,48 @@ def _status_body(status: SealStatus) -> SealStatusResponse:
         threshold=status.threshold,
         progress=status.progress,
         version=__version__,
+        recovery_seal=status.recovery_seal,
+        migration=status.migration,
+        seal_error=status.seal_error,
     )
+
+
+def _quorum(body: InitRequest, *, recovery: bool) -> tuple[int, int]:
+    """The share count and threshold in the fields of the configured seal."""
+    if recovery:
+        if body.shares is not None or body.threshold is not None:
+            msg = (
+                "shares: this server's seal is pkcs11, which makes recovery shares: give "
+                "recovery_shares and recovery_threshold (keystead operator init "
+                "--recovery-shares N --recovery-threshold T)"
+            )
+            raise ValidationFailed(msg)
+        shares, threshold, names = body.recovery_shares, body.recovery_threshold, "recovery_"
+    else:
+        if body.recovery_shares is not None or body.recovery_threshold is not None:
+            msg = (
+                "recovery_shares: only the pkcs11 seal makes recovery shares; this server's "
+                "seal is shamir: give shares and threshold"
+            )
+            raise ValidationFailed(msg)
+        shares, threshold, names = body.shares, body.threshold, ""
+    if shares is None or threshold is None:
+        msg = f"{names}shares and {names}threshold are both required"
+        raise ValidationFailed(msg)
+    return shares, threshold
 
 
 async def init(ctx: RequestContext, body: InitRequest) -> InitResponse:
-    """Create the root key, split it into shares, and mint the root token."""
-    result = await ctx.services.system.initialize(body.shares, body.threshold)
-    return InitResponse(
-        shares=result.shares, root_token=result.root_token, threshold=body.threshold
-    )
+    """Create the root key and the shares (unseal or recovery), and mint the root token."""
+    system = ctx.services.system
+    shares, threshold = _quorum(body, recovery=system.plan.kind == PKCS11)
+    result = await system.initialize(shares, threshold)
+    if result.recovery:
+        return InitResponse(
+            shares=[], root_token=result.root_token, threshold=threshold,
+            recovery_shares=result.shares, recovery_threshold=threshold,
+        )  # fmt: skip
+    return InitResponse(shares=result.shares, root_token=result.root_token, threshold=threshold)
 
 
 async def unseal(ctx: RequestContext, body: UnsealRequest) -> SealStatusResponse:
@@ -111,9 +145,11 @@ async def revoke_root(ctx: RequestContext, _: Empty) -> RevokeRootResponse:
 
 ENDPOINTS: list[AnyEndpoint] = [
     Endpoint("POST", "/v1/sys/init", init, InitRequest, InitResponse,
-             "Initialise: make the root key and its unseal shares", "sys.init", auth=False),
+             "Initialise: make the root key and its unseal (or recovery) shares", "sys.init",
+             auth=False),
     Endpoint("POST", "/v1/sys/unseal", unseal, UnsealRequest, SealStatusResponse,
-             "Give one unseal share (or reset progress)", "sys.unseal", auth=False),
+             "Give one unseal share (recovery share with the pkcs11 seal; the old seal's "
+             "share while migrating), or reset progress", "sys.unseal", auth=False),
     Endpoint("POST", "/v1/sys/seal", seal, Empty, SealStatusResponse,
              "Seal: drop all key material from memory", "sys.seal"),
     Endpoint("GET", "/v1/sys/seal-status", seal_status, Empty, SealStatusResponse,

@@ -12,18 +12,30 @@ ShareCount = Annotated[int, msgspec.Meta(ge=1, le=255, description="1 to 255")]
 
 
 class InitRequest(Request):
-    """How many unseal shares to make, and how many rebuild the root key."""
+    """How many shares to make, and how many make a quorum.
 
-    shares: ShareCount
-    threshold: ShareCount
+    The Shamir seal takes ``shares`` and ``threshold`` (unseal shares); the pkcs11 seal takes
+    ``recovery_shares`` and ``recovery_threshold`` (recovery shares), as Vault's init does.
+    """
+
+    shares: ShareCount | None = None
+    threshold: ShareCount | None = None
+    recovery_shares: ShareCount | None = None
+    recovery_threshold: ShareCount | None = None
 
 
-class InitResponse(Response):
-    """The shares (standard base64) and the root token: shown once, never again."""
+class InitResponse(Response, omit_defaults=True):
+    """The shares (standard base64) and the root token: shown once, never again.
+
+    With the pkcs11 seal ``shares`` is empty (there are no unseal shares: the token unseals)
+    and ``recovery_shares`` holds the recovery shares, as Vault answers an auto-unseal init.
+    """
 
     shares: list[bytes]
     root_token: str
     threshold: int
+    recovery_shares: list[bytes] | None = None
+    recovery_threshold: int | None = None
 
 
 class UnsealRequest(Request):
@@ -33,8 +45,14 @@ class UnsealRequest(Request):
     reset: bool = False
 
 
-class SealStatusResponse(Response):
-    """The seal status anyone may read."""
+class SealStatusResponse(Response, omit_defaults=True):
+    """The seal status anyone may read.
+
+    With the pkcs11 seal, ``shares`` and ``threshold`` count recovery shares and
+    ``recovery_seal`` is true. ``migration`` is true while a seal migration waits for the old
+    seal's shares. ``seal_error`` says why a sealed server cannot unseal (by the setting's
+    name, never its value). The last three are left out when false or empty.
+    """
 
     initialized: bool
     sealed: bool
@@ -43,6 +61,9 @@ class SealStatusResponse(Response):
     threshold: int
     progress: int
     version: str
+    recovery_seal: bool = False
+    migration: bool = False
+    seal_error: str | None = None
 
 
 class HealthResponse(Response):
