@@ -9,9 +9,10 @@ record that breaks the chain.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, fields, replace
+from typing import Any, Final
 
 import msgspec
 
@@ -27,6 +28,21 @@ from keystead.storage.audit_repository import GENESIS_HASH, AuditRecord
 # so the first ``,"source":`` is the key.
 _CANONICAL: Final = msgspec.json.Encoder(order="sorted")
 _BEFORE_SEQ: Final = b',"source":'
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _encoded(event: AuditEvent) -> bytes:
+    """The event's canonical JSON; a lone surrogate (not UTF-8) is recorded as U+FFFD."""
+    try:
+        return _CANONICAL.encode(event)
+    except UnicodeEncodeError:
+        texts = {f.name: getattr(event, f.name) for f in fields(event)}
+        cleaned: dict[str, Any] = {
+            name: _LONE_SURROGATE.sub("\ufffd", value)
+            for name, value in texts.items()
+            if type(value) is str  # not the Outcome member, a str too
+        }
+        return _CANONICAL.encode(replace(event, **cleaned))
 
 
 def link(head: tuple[int, bytes], events: Sequence[AuditEvent]) -> list[AuditRecord]:
@@ -35,7 +51,7 @@ def link(head: tuple[int, bytes], events: Sequence[AuditEvent]) -> list[AuditRec
     records = []
     for event in events:
         seq += 1
-        body = _CANONICAL.encode(event).replace(_BEFORE_SEQ, b',"seq":%d%s' % (seq, _BEFORE_SEQ), 1)
+        body = _encoded(event).replace(_BEFORE_SEQ, b',"seq":%d%s' % (seq, _BEFORE_SEQ), 1)
         entry = chain_hash(previous, body)
         records.append(
             AuditRecord(
