@@ -325,6 +325,12 @@ def init(shares: int, threshold: int) -> Call[InitResult]:
     return Call("POST", "/v1/sys/init", _init_result, json=body)
 
 
+def init_recovery(recovery_shares: int, recovery_threshold: int) -> Call[InitResult]:
+    """``POST /v1/sys/init`` of a server with the pkcs11 seal: recovery shares."""
+    body = {"recovery_shares": recovery_shares, "recovery_threshold": recovery_threshold}
+    return Call("POST", "/v1/sys/init", _init_result, json=body)
+
+
 def unseal(share: bytes) -> Call[SealStatus]:
     """``POST /v1/sys/unseal`` with one share."""
     return Call("POST", "/v1/sys/unseal", _seal_status, json={"share": _b64(share)})

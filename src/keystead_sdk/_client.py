@@ -147,6 +147,14 @@ class SysAPI:
         """Initialise the server: make the root key and split it into ``shares`` shares."""
         return self._send(_calls.init(shares, threshold))
 
+    def init_recovery(self, recovery_shares: int, recovery_threshold: int) -> InitResult:
+        """Initialise a server with the pkcs11 seal: the root key is made in the token.
+
+        The token unseals the server; the answer's ``recovery_shares`` authorise
+        generate-root and seal migration.
+        """
+        return self._send(_calls.init_recovery(recovery_shares, recovery_threshold))
+
     def unseal(self, share: bytes) -> SealStatus:
         """Give one unseal share; the server unseals once ``threshold`` shares are given."""
         return self._send(_calls.unseal(share))
@@ -789,6 +797,10 @@ class AsyncSysAPI:
     async def init(self, shares: int, threshold: int) -> InitResult:
         """Initialise the server: make the root key and split it into ``shares`` shares."""
         return await self._send(_calls.init(shares, threshold))
+
+    async def init_recovery(self, recovery_shares: int, recovery_threshold: int) -> InitResult:
+        """Initialise a server with the pkcs11 seal; see ``SysAPI.init_recovery``."""
+        return await self._send(_calls.init_recovery(recovery_shares, recovery_threshold))
 
     async def unseal(self, share: bytes) -> SealStatus:
         """Give one unseal share; the server unseals once ``threshold`` shares are given."""

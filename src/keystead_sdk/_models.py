@@ -53,6 +53,10 @@ class SealStatus(_Model):
         threshold: How many shares rebuild the root key.
         progress: How many shares have been given so far towards unsealing.
         version: The server's version.
+        recovery_seal: Whether the shares are recovery shares (the pkcs11 seal: the token
+            unseals; the shares authorise generate-root and seal migration).
+        migration: Whether a seal migration waits for the old seal's shares.
+        seal_error: Why a sealed server cannot unseal itself, by the setting at fault.
     """
 
     initialized: bool
@@ -62,6 +66,9 @@ class SealStatus(_Model):
     threshold: int
     progress: int
     version: str
+    recovery_seal: bool = False
+    migration: bool = False
+    seal_error: str | None = None
 
 
 class Health(_Model):
@@ -83,17 +90,23 @@ class Health(_Model):
 
 
 class InitResult(_Model):
-    """The unseal shares and the root token: the server shows them once, never again.
+    """The unseal (or recovery) shares and the root token: shown once, never again.
 
     Attributes:
-        shares: The unseal shares, raw bytes; hidden from ``repr``.
+        shares: The unseal shares, raw bytes; hidden from ``repr``. Empty with the pkcs11
+            seal, where the token unseals.
         root_token: The root token; hidden from ``repr``.
         threshold: How many shares rebuild the root key.
+        recovery_shares: With the pkcs11 seal, the recovery shares (generate-root, seal
+            migration), raw bytes; hidden from ``repr``.
+        recovery_threshold: How many recovery shares make a quorum.
     """
 
     shares: list[Base64Bytes] = Field(repr=False)
     root_token: SecretStr = Field(repr=False)
     threshold: int
+    recovery_shares: list[Base64Bytes] = Field(default_factory=list, repr=False)
+    recovery_threshold: int | None = None
 
 
 class Key(_Model):

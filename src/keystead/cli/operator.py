@@ -240,7 +240,7 @@ def status(output: FormatOption = OutputFormat.TEXT) -> None:
         address = client.address
     seal_status = detailed.status
     if output is OutputFormat.JSON:
-        print(json.dumps({**seal_status.model_dump(mode="json"), **detailed.extra}, indent=2))
+        print(json.dumps(seal_status.model_dump(mode="json", exclude_defaults=True), indent=2))
     else:
         Console(highlight=False).print(_status_table(seal_status, address, detailed.extra))
     if seal_status.sealed:

@@ -110,6 +110,13 @@ def _check_init(result: InitResult) -> None:
     assert result.threshold == 2
 
 
+def _check_recovery_init(result: InitResult) -> None:
+    assert (result.shares, result.recovery_shares) == ([], SHARES)
+    assert (result.recovery_threshold, result.root_token.get_secret_value()) == (2, TOKEN)
+    assert b64(SHARES[0]) not in repr(result)
+    assert TOKEN not in repr(result)
+
+
 def _check_seal_status(result: SealStatus) -> None:
     assert result == SealStatus(**SEAL_STATUS)
 
@@ -150,6 +157,11 @@ def _check_root_progress(result: GenerateRootStatus) -> None:
 CASES = [
     Case("sys.init", (3, 2), {}, "POST", "/v1/sys/init", {"shares": 3, "threshold": 2},
          {"shares": [b64(s) for s in SHARES], "root_token": TOKEN, "threshold": 2}, _check_init),
+    Case("sys.init_recovery", (3, 2), {}, "POST", "/v1/sys/init",
+         {"recovery_shares": 3, "recovery_threshold": 2},
+         {"shares": [], "root_token": TOKEN, "threshold": 2,
+          "recovery_shares": [b64(s) for s in SHARES], "recovery_threshold": 2},
+         _check_recovery_init),
     Case("sys.unseal", (SHARES[0],), {}, "POST", "/v1/sys/unseal", {"share": b64(SHARES[0])},
          SEAL_STATUS, _check_seal_status),
     Case("sys.reset_unseal", (), {}, "POST", "/v1/sys/unseal", {"reset": True},
