@@ -26,7 +26,15 @@ from keystead.errors import InvalidRootKey
 from keystead.seal.pkcs11_library import describe
 from keystead.seal.pkcs11_token import PKCS11Token
 
-__all__ = ["KEY_ID_BYTES", "PKCS11RootKey", "PKCS11Seal", "destroy_root_key", "generate_root_key"]
+__all__ = [
+    "KEY_ID_BYTES",
+    "REJECTED",
+    "PKCS11RootKey",
+    "PKCS11Seal",
+    "destroy_root_key",
+    "generate_root_key",
+    "one_shot",
+]
 
 KEY_ID_BYTES: Final = 16
 _NONCE_BYTES: Final = 12
@@ -34,7 +42,7 @@ _TAG_BITS: Final = 128
 _AES_256_BITS: Final = 256
 # A wrong key or an altered ciphertext: SoftHSM2 answers CKR_GENERAL_ERROR for a bad GCM tag,
 # others CKR_ENCRYPTED_DATA_INVALID; none of them is cured by reconnecting.
-_REJECTED: Final = (
+REJECTED: Final = (
     p11.EncryptedDataInvalid, p11.EncryptedDataLenRange, p11.DataInvalid, p11.DataLenRange,
     p11.GeneralError, p11.FunctionFailed,
 )  # fmt: skip
@@ -103,7 +111,7 @@ class PKCS11RootKey:
             if not isinstance(key, EncryptMixin):  # pragma: no cover - made with CKA_ENCRYPT
                 raise p11.KeyTypeInconsistent
             params = GCMParams(nonce, associated_data, _TAG_BITS)
-            return _one_shot(key.encrypt(plaintext, mechanism=Mechanism.AES_GCM,
+            return one_shot(key.encrypt(plaintext, mechanism=Mechanism.AES_GCM,
                                          mechanism_param=params))  # fmt: skip
 
         try:
@@ -128,9 +136,9 @@ class PKCS11RootKey:
                 raise p11.KeyTypeInconsistent
             params = GCMParams(nonce, associated_data, _TAG_BITS)
             try:
-                return _one_shot(key.decrypt(body, mechanism=Mechanism.AES_GCM,
+                return one_shot(key.decrypt(body, mechanism=Mechanism.AES_GCM,
                                              mechanism_param=params))  # fmt: skip
-            except _REJECTED:
+            except REJECTED:
                 raise InvalidRootKey from None
 
         try:
@@ -197,6 +205,7 @@ def _find_key(session: Session, label: str, key_id: bytes) -> Key:
     )
 
 
-def _one_shot(result: bytes | Iterator[bytes]) -> bytes:
+def one_shot(result: bytes | Iterator[bytes]) -> bytes:
+    """The bytes of a python-pkcs11 encrypt or decrypt, however it answered."""
     # Given bytes, python-pkcs11 answers bytes; an iterator only for streamed input.
     return result if isinstance(result, bytes) else b"".join(result)

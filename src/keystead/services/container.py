@@ -17,6 +17,7 @@ from keystead.domain.specs import USAGE_LIMITS, KeySpec
 from keystead.domain.throttle import ThrottleRules
 from keystead.errors import ConfigurationError
 from keystead.seal.barrier import Barrier
+from keystead.seal.pkcs11_keys import HSMKeyStore
 from keystead.services.access import AccessService
 from keystead.services.api_tokens import ApiTokenService
 from keystead.services.auto_unseal import AutoUnseal
@@ -24,6 +25,7 @@ from keystead.services.backup import BackupService
 from keystead.services.clock import Clock, utc_now
 from keystead.services.crypto_ops import CryptoService
 from keystead.services.grants import GrantService
+from keystead.services.hsm_keys import HSMKeys
 from keystead.services.key_cache import KeyCache
 from keystead.services.key_export import ExportService
 from keystead.services.key_import import ImportService
@@ -150,7 +152,10 @@ def build_services(
     auto_unseal = AutoUnseal(system, settings.pkcs11_retry_seconds)
     if plan.kind == PKCS11:
         auto_unseal.start()
-    keys = KeyService(database, barrier, cache, clock, system.reload_keyring, access)
+    # HSM-protected keys live in the pkcs11 seal's token; a Shamir server refuses them.
+    store = HSMKeyStore(plan.hsm.token) if plan.kind == PKCS11 and plan.hsm else None
+    hsm_keys = HSMKeys(database, store)
+    keys = KeyService(database, barrier, cache, clock, system.reload_keyring, access, hsm_keys)
     lifecycle = LifecycleService(
         database, keys, clock, allow_zero_wait=settings.allow_immediate_destruction
     )

@@ -20,6 +20,7 @@ from keystead.errors import (
     ValidationFailed,
 )
 from keystead.services.access import AccessService
+from keystead.services.hsm_keys import is_hsm
 from keystead.services.key_cache import CachedKey
 from keystead.services.keys import KeyService
 from keystead.services.operations import check_usage, process_version
@@ -77,6 +78,7 @@ class CryptoService:
             KeyStateForbidsOperation: The key's state does not allow encryption.
             UnsupportedOperation: The key is not for encryption.
             ValidationFailed: The plaintext is too large.
+            HSMError: An HSM-protected key's token fails.
             Sealed: The server is sealed.
         """
         entry = await self._keys.authorized(principal, "keys.encrypt", reference)
@@ -125,6 +127,9 @@ class CryptoService:
     async def _seal(
         self, entry: CachedKey, version: int, plaintext: bytes, context: Mapping[str, str]
     ) -> Encrypted:
+        if is_hsm(entry.key):
+            sealed = await self._keys.hsm.encrypt(entry, version, plaintext, context)
+            return Encrypted(sealed, entry.key.id, version)
         prepared = await self._keys.prepared(entry, version)
         return Encrypted(prepared.encrypt(plaintext, context), entry.key.id, version)
 
@@ -139,6 +144,7 @@ class CryptoService:
             KeyStateForbidsOperation: The key's state does not allow decryption.
             KeyVersionTooOld: The version is below the key's min_decryption_version.
             KeyDestroyed: The version's material was destroyed.
+            HSMError: An HSM-protected key's token fails.
             Sealed: The server is sealed.
         """
         key_id, version = symmetric.read_header(ciphertext)
@@ -157,6 +163,9 @@ class CryptoService:
             raise DecryptionFailed
         try:
             chosen = process_version(entry, KeyOperation.DECRYPT, version)
+            if is_hsm(key):
+                opened = await self._keys.hsm.decrypt(entry, chosen, ciphertext, context)
+                return Decrypted(opened, key.id, chosen)
             prepared = await self._keys.prepared(entry, chosen)
         except KeyVersionNotFound:
             raise DecryptionFailed from None
@@ -189,6 +198,9 @@ class CryptoService:
                 raise DecryptionFailed
             return await self._open(entry, blob_version, ciphertext, context)
         chosen = process_version(entry, KeyOperation.DECRYPT, version)
+        if is_hsm(key):
+            opened = await self._keys.hsm.rsa_decrypt(entry, chosen, ciphertext)
+            return Decrypted(opened, key.id, chosen)
         material = await self._keys.material(entry, chosen)
         algorithm = asymmetric.AsymmetricAlgorithm(key.spec.value)
         return Decrypted(rsa_oaep.decrypt(algorithm, material, ciphertext), key.id, chosen)

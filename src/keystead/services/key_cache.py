@@ -32,6 +32,8 @@ class CachedKey:
     materials: dict[int, KeyMaterial] = field(default_factory=dict, repr=False)
     public_keys: dict[int, bytes] = field(default_factory=dict, repr=False)
     prepared: dict[int, PreparedKey] = field(default_factory=dict, repr=False)
+    hsm_objects: dict[int, bytes] = field(default_factory=dict, repr=False)
+    """The token object ids of HSM-protected versions (ids, not material)."""
     reserved_uses: dict[int, int] = field(default_factory=dict)
     version_states: dict[int, KeyState] = field(default_factory=dict)
     grants: tuple[Grant, ...] = ()
@@ -110,5 +112,6 @@ class KeyCache:
             material.wipe()
         entry.materials.clear()
         entry.prepared.clear()
+        entry.hsm_objects.clear()
         if not keep_index:
             self._ids_by_name.pop(entry.key.name, None)

@@ -19,6 +19,7 @@ from keystead.domain.models import Principal
 from keystead.domain.operations import KeyOperation
 from keystead.domain.specs import ASYMMETRIC, KeySpec
 from keystead.errors import KeyNotExportable
+from keystead.services.hsm_keys import is_hsm
 from keystead.services.keys import KeyService
 from keystead.services.operations import process_version
 from keystead.types import KeyId
@@ -65,7 +66,7 @@ class ExportService:
 
         Raises:
             PermissionDenied: No policy allows this caller ``keys.export`` on the key.
-            KeyNotExportable: The key was not created exportable.
+            KeyNotExportable: The key was not created exportable, or is HSM-protected.
             KeyStateForbidsOperation: The key or version is neither active nor deactivated.
             KeyDestroyed: The version's material was destroyed.
             InvalidPublicKey: The recipient key cannot be used for the format.
@@ -73,6 +74,10 @@ class ExportService:
         """
         entry = await self._keys.authorized(principal, KEY_EXPORT_ACTION, reference)
         key = entry.key
+        if is_hsm(key):
+            # Created non-exportable already; refused first all the same, in its own words.
+            msg = "this key is HSM-protected: its material never leaves the token"
+            raise KeyNotExportable(msg)
         if not key.exportable:
             raise KeyNotExportable
         version = process_version(entry, KeyOperation.EXPORT, request.version)

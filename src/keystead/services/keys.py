@@ -20,11 +20,13 @@ from keystead.errors import (
     KeyNotFound,
     KeyVersionNotFound,
     StorageIntegrityError,
+    UnsupportedOperation,
     ValidationFailed,
 )
 from keystead.seal.barrier import Barrier
 from keystead.services.access import AccessService
 from keystead.services.clock import Clock
+from keystead.services.hsm_keys import HSM, SOFTWARE, HSMKeys, is_hsm
 from keystead.services.key_cache import CachedKey, KeyCache
 from keystead.storage.key_repository import KeyFilter, NewVersion
 from keystead.storage.uow import Database
@@ -69,6 +71,8 @@ class NewKey:
     deactivation_date: datetime | None = None
     exportable: bool = False
     backup_allowed: bool = True
+    protection: str = SOFTWARE
+    """SOFTWARE, or HSM: generated and used inside the pkcs11 seal's token."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,7 +100,10 @@ class KeyService:
         clock: Clock,
         reload_keyring: Callable[[], Awaitable[None]],
         access: AccessService,
+        hsm: HSMKeys,
     ) -> None:
+        self.hsm = hsm
+        """The HSM-protected keys' token calls (refusing them unless the seal is pkcs11)."""
         self._access = access
         self._database = database
         self._barrier = barrier
@@ -107,20 +114,55 @@ class KeyService:
     async def create(self, principal: Principal, request: NewKey) -> Key:
         """Generate a key's first version from the OS CSPRNG and store it wrapped.
 
-        A key whose activation date is in the future starts PRE_ACTIVE.
+        A key whose activation date is in the future starts PRE_ACTIVE. An HSM-protected
+        key is generated inside the token instead; it never goes into backups.
 
         Raises:
             PermissionDenied: The caller may not create keys.
-            ValidationFailed: A bad name, tag, date or period, or a usage the spec lacks.
+            ValidationFailed: A bad name, tag, date or period, or a usage the spec lacks;
+                an unknown protection, or HSM on a server whose seal is not pkcs11.
+            UnsupportedAlgorithm: HSM protection of a spec the token cannot do.
             KeyAlreadyExists: The name is taken.
+            HSMError: The token fails.
             Sealed: The server is sealed.
         """
         self._barrier.require_unsealed()
         await self._access.check_new_key(principal, request.name)
-        key, first = self.prepare(request, owner=principal.display_name)
-        async with self._database.unit_of_work() as uow:
-            await uow.keys.add(key, first)
+        if request.protection == SOFTWARE:
+            key, first = self.prepare(request, owner=principal.display_name)
+        else:
+            key, first = await self._prepare_hsm(request, principal.display_name)
+        try:
+            async with self._database.unit_of_work() as uow:
+                await uow.keys.add(key, first)
+        except Exception:
+            if first.hsm_object_id is not None:
+                await self.hsm.discard(first.hsm_object_id)
+            raise
         return key
+
+    async def _prepare_hsm(self, request: NewKey, owner: str) -> tuple[Key, NewVersion]:
+        if request.protection != HSM:
+            msg = f"protection must be SOFTWARE or HSM, not {request.protection!r}"
+            raise ValidationFailed(msg)
+        key = replace(_new_key(request, self._clock(), owner=owner), protection=HSM,
+                      backup_allowed=False)  # fmt: skip
+        await self.hsm.check_new(key.spec, key.usage, exportable=request.exportable)
+        return key, await self.make_version(key, KeyVersionNumber(1), key.created_at)
+
+    async def make_version(self, key: Key, version: KeyVersionNumber, now: datetime) -> NewVersion:
+        """Make a new version: in the token for an HSM-protected key, else as :meth:`new_version`.
+
+        Raises:
+            UnsupportedAlgorithm: The token cannot make such a key.
+            HSMError: The token fails.
+        """
+        if not is_hsm(key):
+            return self.new_version(key, version, now)
+        ident, public = await self.hsm.generate(key, version)
+        if public is not None:
+            public = self._barrier.encrypt(public, public_key_binding(key.id, version))
+        return NewVersion(version, KeyState.ACTIVE, None, public, now, hsm_object_id=ident)
 
     def prepare(self, request: NewKey, owner: str) -> tuple[Key, NewVersion]:
         """Make a key and its first version for ``owner``, for the caller to store.
@@ -273,11 +315,15 @@ class KeyService:
             KeyVersionNotFound: No such version.
             KeyDestroyed: The version's material was destroyed.
             StorageIntegrityError: The stored material was altered or copied from another row.
+            UnsupportedOperation: The key is HSM-protected (it has no material here).
             Sealed: The server is sealed.
         """
         cached = entry.materials.get(version)
         if cached is not None:
             return cached
+        if is_hsm(entry.key):
+            msg = "this key is HSM-protected: its material stays in the token, for its own uses"
+            raise UnsupportedOperation(msg)
         key_id = entry.key.id
         async with self._database.unit_of_work() as uow:
             wrapped = await uow.keys.material(key_id, version)

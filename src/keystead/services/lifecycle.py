@@ -17,6 +17,7 @@ from keystead.errors import (
     ValidationFailed,
 )
 from keystead.services.clock import Clock
+from keystead.services.hsm_keys import is_hsm
 from keystead.services.keys import EXTERNAL_ORIGIN, KeyService
 from keystead.storage.uow import Database, UnitOfWork
 from keystead.types import KeyId, KeyVersionNumber
@@ -176,24 +177,35 @@ class LifecycleService:
             raise UnsupportedOperation(msg)
         now = self._clock()
         rotated = with_new_primary(key, now)
-        new_version = self._keys.new_version(rotated, rotated.primary_version, now)
-        async with self._database.unit_of_work() as uow:
-            await uow.keys.update(
-                rotated, expected_state=key.state, expected_primary=key.primary_version
-            )
-            await uow.keys.add_version(key.id, new_version)
+        new_version = await self._keys.make_version(rotated, rotated.primary_version, now)
+        try:
+            async with self._database.unit_of_work() as uow:
+                await uow.keys.update(
+                    rotated, expected_state=key.state, expected_primary=key.primary_version
+                )
+                await uow.keys.add_version(key.id, new_version)
+        except Exception:
+            if new_version.hsm_object_id is not None:  # a new token object no row names
+                await self._keys.hsm.discard(new_version.hsm_object_id)
+            raise
         self._keys.forget(key.id)
         return rotated
 
     async def destroy(self, reference: str) -> Key:
         """Carry out a destruction whose waiting period has ended: erase every version.
 
+        An HSM-protected key's token objects are destroyed first, so a token that fails
+        leaves the key pending, and the scheduler's next pass tries again.
+
         Raises:
             InvalidStateTransition: The key is not pending destruction.
+            HSMError: The token cannot destroy the objects.
         """
         key = (await self._keys.resolve(reference)).key
         target = destroyed_state(key.state_before_destruction)
         check_transition(key.state, target)
+        if is_hsm(key):
+            await self._keys.hsm.destroy(key.id)
         now = self._clock()
         destroyed = replace(key, state=target, updated_at=now)
         async with self._database.unit_of_work() as uow:
@@ -379,6 +391,8 @@ class VersionLifecycle:
         if info.state is _S.DESTROY_PENDING and target not in DESTROYED_STATES:
             changes.setdefault("destruction_date", None)  # cancelled
         moved = replace(info, state=target, state_before_destruction=before, **changes)  # type: ignore[arg-type]
+        if target in DESTROYED_STATES and is_hsm(key):
+            await self._keys.hsm.destroy(key.id, version)
         async with self._database.unit_of_work() as uow:
             await uow.keys.set_version_states(key.id, [moved])
             if target in DESTROYED_STATES:

@@ -10,6 +10,7 @@ from keystead.domain.models import Principal
 from keystead.domain.operations import KeyOperation
 from keystead.domain.specs import ASYMMETRIC, KeyUsage
 from keystead.errors import UnsupportedAlgorithm, UnsupportedOperation, ValidationFailed
+from keystead.services.hsm_keys import is_hsm
 from keystead.services.key_cache import CachedKey
 from keystead.services.keys import KeyService
 from keystead.services.operations import check_usage, process_version
@@ -80,10 +81,16 @@ class SigningService:
             ValidationFailed: Neither or both of message and digest, or a digest of the
                 wrong length.
             KeyStateForbidsOperation: The key's state does not allow signing.
+            HSMError: An HSM-protected key's token fails.
         """
         entry = await self._keys.authorized(principal, "keys.sign", reference)
         spec, scheme = _signing(entry, algorithm)
         entry, version = await self._meter.protect(entry, KeyOperation.SIGN)
+        if is_hsm(entry.key):
+            signature = await self._keys.hsm.sign(
+                entry, version, scheme.value, message=message, digest=digest
+            )
+            return Signed(signature, entry.key.id, version, scheme.value)
         material = await self._keys.material(entry, version)
         try:
             signature = signing.sign(spec, material, scheme, message=message, digest=digest)

@@ -265,4 +265,9 @@ _IDENTITY_TABLES: Final[Mapping[str, tuple[type[DeclarativeBase], str]]] = {
 
 
 def _backed_up() -> tuple[Any, ...]:
-    return (KeyRow.backup_allowed.is_(True), KeyRow.state.not_in(DESTROYED_STATES))
+    # HSM-protected keys stay out: their material never leaves the token (issue 7).
+    return (
+        KeyRow.backup_allowed.is_(True),
+        KeyRow.state.not_in(DESTROYED_STATES),
+        KeyRow.protection != "HSM",
+    )

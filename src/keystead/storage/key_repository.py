@@ -25,15 +25,17 @@ class NewVersion:
     """A version to store: its private material and public key (if any), both wrapped.
 
     ``valid_to`` is the expiry of imported material (BYOK); None for material that never
-    expires.
+    expires. An HSM-protected version has no material here, only ``hsm_object_id``: the
+    ``CKA_ID`` of its objects in the token.
     """
 
     version: int
     state: KeyState
-    material_wrapped: bytes
+    material_wrapped: bytes | None
     public_key_wrapped: bytes | None
     created_at: datetime
     valid_to: datetime | None = None
+    hsm_object_id: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,7 @@ class KeyRepository:
                 material_wrapped=version.material_wrapped,
                 public_key_wrapped=version.public_key_wrapped,
                 created_at=version.created_at, use_count=0, valid_to=version.valid_to,
+                hsm_object_id=version.hsm_object_id,
             )
         )  # fmt: skip
         await self._session.flush()
@@ -247,6 +250,15 @@ class KeyRepository:
         row = await self._session.get(KeyVersionRow, (str(key_id), version))
         return None if row is None else row.public_key_wrapped
 
+    async def hsm_object_ids(self, key_id: KeyId) -> dict[int, bytes]:
+        """Return the token object id of every HSM-protected version of a key."""
+        rows = await self._session.execute(
+            select(KeyVersionRow.version, KeyVersionRow.hsm_object_id).where(
+                KeyVersionRow.key_id == str(key_id), KeyVersionRow.hsm_object_id.is_not(None)
+            )
+        )
+        return {version: ident for version, ident in rows if ident is not None}
+
     async def holds_material(self, key_id: KeyId) -> bool:
         """Whether any version of a key still holds its (wrapped) material."""
         found = await self._session.scalar(
@@ -257,11 +269,11 @@ class KeyRepository:
         return found is not None
 
     async def erase_material(self, key_id: KeyId, version: int | None = None) -> None:
-        """Overwrite the wrapped material of one version, or of every version, with NULL."""
+        """Overwrite the wrapped material (or token object id) of one or every version with NULL."""
         statement = update(KeyVersionRow).where(KeyVersionRow.key_id == str(key_id))
         if version is not None:
             statement = statement.where(KeyVersionRow.version == version)
-        await self._session.execute(statement.values(material_wrapped=None))
+        await self._session.execute(statement.values(material_wrapped=None, hsm_object_id=None))
 
     async def record_use(self, key_id: KeyId, version: int, count: int, at: datetime) -> int:
         """Add ``count`` uses to a version, set its last-use time, and return the new total."""

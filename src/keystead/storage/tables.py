@@ -115,6 +115,8 @@ class KeyVersionRow(Base):
     state: Mapped[str] = mapped_column(String(32))
     material_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     public_key_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    hsm_object_id: Mapped[bytes | None] = mapped_column(LargeBinary(24), nullable=True)
+    """The CKA_ID of an HSM-protected version's token objects (its material stays there)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     use_count: Mapped[int] = mapped_column(BigInteger, default=0)
     last_used_at: Mapped[datetime | None] = mapped_column(_TS, nullable=True)

@@ -54,6 +54,7 @@ async def create_key(ctx: RequestContext, body: CreateKeyRequest) -> KeyResponse
         tags=body.tags, rotation_period=_seconds(body.rotation_period_seconds),
         activation_date=body.activation_date, deactivation_date=body.deactivation_date,
         exportable=body.exportable, backup_allowed=body.backup_allowed,
+        protection=body.protection,
     )  # fmt: skip
     return key_body(await ctx.services.keys.create(ctx.caller(), request))
 

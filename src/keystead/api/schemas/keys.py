@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -35,6 +35,8 @@ class CreateKeyRequest(Request):
     deactivation_date: AwareDatetime | None = None
     exportable: bool = False
     backup_allowed: bool = True
+    protection: Literal["SOFTWARE", "HSM"] = "SOFTWARE"
+    """HSM: generated and used inside the pkcs11 seal's token, never exported or backed up."""
 
 
 class UpdateKeyRequest(Request):
