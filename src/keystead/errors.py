@@ -13,7 +13,7 @@ to statuses (STYLE.md C12).
     ├── ConflictError ────── KeyAlreadyExists, InvalidStateTransition, AlreadyInitialized,
     │                        KeyStateForbidsOperation, KeyDestroyed, UserAlreadyExists,
     │                        RoleAlreadyExists, PolicyAlreadyExists, BuiltinReadOnly, NoAdmin,
-    │                        RestoreConflict, SealMismatch
+    │                        RestoreConflict, SealMismatch, SealMigrationRefused
     ├── ValidationError ──── ValidationFailed, MalformedRequest, PayloadTooLarge,
     │                        UnsupportedMediaType, InvalidUnsealShare, KeyVersionTooOld,
     │                        UnsupportedOperation, WeakPassword, ImportTokenInvalid,
@@ -184,6 +184,13 @@ class AlreadyInitialized(ConflictError):
 
     code = "AlreadyInitialized"
     default_detail = "the server is already initialised"
+
+
+class SealMigrationRefused(ConflictError):
+    """The seal migration would leave keys unusable (HSM-protected keys need the token)."""
+
+    code = "SealMigrationRefused"
+    default_detail = "this seal migration would leave keys unusable; nothing changed"
 
 
 class SealMismatch(ConflictError):

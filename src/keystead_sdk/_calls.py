@@ -373,6 +373,7 @@ def create_key(  # noqa: PLR0913 - one argument per field of the request
     deactivation_date: datetime | None,
     exportable: bool,
     backup_allowed: bool,
+    protection: str | None = None,
 ) -> Call[Key]:
     """``POST /v1/keys``; optional fields left as ``None`` are not sent."""
     body: dict[str, object] = {
@@ -385,6 +386,8 @@ def create_key(  # noqa: PLR0913 - one argument per field of the request
     }
     if usage is not None:
         body["usage"] = usage
+    if protection is not None:
+        body["protection"] = protection
     if rotation_period_seconds is not None:
         body["rotation_period_seconds"] = rotation_period_seconds
     if activation_date is not None:

@@ -230,6 +230,7 @@ class KeysAPI:
         deactivation_date: datetime | None = None,
         exportable: bool = False,
         backup_allowed: bool = True,
+        protection: str | None = None,
     ) -> Key:
         """Create a key and its first version.
 
@@ -247,6 +248,9 @@ class KeysAPI:
             deactivation_date: The end of the crypto period (timezone-aware).
             exportable: Whether the material may be exported, wrapped.
             backup_allowed: Whether backups include the key.
+            protection: ``"HSM"`` to make the material inside the server's PKCS#11 token
+                (the pkcs11 seal), where it stays: never exported or backed up; the
+                token does the key's operations. ``None`` or ``"SOFTWARE"``: the barrier.
 
         Returns:
             The new key.
@@ -268,6 +272,7 @@ class KeysAPI:
                 deactivation_date=deactivation_date,
                 exportable=exportable,
                 backup_allowed=backup_allowed,
+                protection=protection,
             )
         )
 
@@ -858,6 +863,7 @@ class AsyncKeysAPI:
         deactivation_date: datetime | None = None,
         exportable: bool = False,
         backup_allowed: bool = True,
+        protection: str | None = None,
     ) -> Key:
         """Create a key and its first version.
 
@@ -875,6 +881,9 @@ class AsyncKeysAPI:
             deactivation_date: The end of the crypto period (timezone-aware).
             exportable: Whether the material may be exported, wrapped.
             backup_allowed: Whether backups include the key.
+            protection: ``"HSM"`` to make the material inside the server's PKCS#11 token
+                (the pkcs11 seal), where it stays: never exported or backed up; the
+                token does the key's operations. ``None`` or ``"SOFTWARE"``: the barrier.
 
         Returns:
             The new key.
@@ -896,6 +905,7 @@ class AsyncKeysAPI:
                 deactivation_date=deactivation_date,
                 exportable=exportable,
                 backup_allowed=backup_allowed,
+                protection=protection,
             )
         )
 

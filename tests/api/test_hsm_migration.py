@@ -184,3 +184,30 @@ def test_migrate_seal_on_a_server_already_on_that_seal_does_nothing(
         status = wait_for_seal(client, unsealed)  # unseals itself, as without the flag
         assert "migration" not in status
         _decrypts_all(client, auth, blobs)
+
+
+def test_back_to_shamir_is_refused_while_hsm_keys_remain(
+    tmp_path: Path, softhsm: SoftHSM, shamir_server
+) -> None:
+    settings, shares, auth, blobs = shamir_server
+    hsm = pkcs11_settings(softhsm)
+    with serving(_settings(tmp_path, **hsm, migrate_seal=True)) as client:
+        assert _unseal(client, shares[:2])["type"] == "pkcs11"
+        body = {"name": "in-token", "spec": "AES_256_GCM", "protection": "HSM"}
+        made = client.post("/v1/keys", json=body, headers=auth)
+        assert made.status_code == 201, made.text
+    keyring = _stored_keyring(settings)
+
+    back = _settings(tmp_path, **{**hsm, "seal": "shamir"}, migrate_seal=True)
+    with serving(back) as client:
+        _unseal(client, shares[:1])
+        refused = client.post("/v1/sys/unseal", json={"share": shares[1]})
+        assert (refused.status_code, refused.json()["code"]) == (409, "SealMigrationRefused")
+        assert "1 key(s) are HSM-protected" in refused.json()["detail"]
+        status = seal_status(client)
+        assert (status["sealed"], status["type"]) == (True, "pkcs11")
+    assert _stored_keyring(settings) == keyring
+
+    with serving(_settings(tmp_path, **hsm)) as client:  # still the pkcs11 seal, still whole
+        wait_for_seal(client, unsealed)
+        _decrypts_all(client, auth, blobs)

@@ -139,6 +139,13 @@ def _print_state(key: Key, output: OutputFormat, message: str) -> None:
         print(message)
 
 
+class Protection(StrEnum):
+    """Where a key's material lives."""
+
+    SOFTWARE = "SOFTWARE"
+    HSM = "HSM"
+
+
 # --- metadata ------------------------------------------------------------------------------------
 
 
@@ -181,6 +188,14 @@ def create(  # noqa: PLR0913, PLR0917 - Typer: one option per field of the reque
     no_backup: Annotated[
         bool, typer.Option("--no-backup", help="Leave the key out of backups.")
     ] = False,
+    protection: Annotated[
+        Protection,
+        typer.Option(
+            "--protection",
+            help="HSM: made and used inside the server's PKCS#11 token (pkcs11 seal), "
+            "never exported or backed up.",
+        ),
+    ] = Protection.SOFTWARE,
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Create a key and its first version."""
@@ -207,7 +222,8 @@ def create(  # noqa: PLR0913, PLR0917 - Typer: one option per field of the reque
             activation_date=activation,
             deactivation_date=deactivation,
             exportable=exportable,
-            backup_allowed=not no_backup,
+            backup_allowed=not no_backup and protection is Protection.SOFTWARE,
+            protection=None if protection is Protection.SOFTWARE else protection.value,
         )
     _print_key(key, output)
 

@@ -15,7 +15,7 @@ import asyncio
 import structlog
 
 from keystead.crypto.secret import KeyMaterial
-from keystead.errors import HSMError
+from keystead.errors import HSMError, SealMigrationRefused
 from keystead.seal import recovery
 from keystead.seal.barrier import AnyRootKey, Keyring, rewrap_keyring
 from keystead.seal.pkcs11 import PKCS11RootKey, PKCS11Seal, destroy_root_key
@@ -47,12 +47,14 @@ async def migrate(
         InvalidRootKey: The shares do not rebuild this server's key; nothing changed.
         HSMError: The token cannot be used; nothing changed.
         SealMismatch: The stored seal changed meanwhile (another node); nothing changed.
+        SealMigrationRefused: To Shamir while HSM-protected keys remain; nothing changed.
     """
     hsm = plan.require_hsm()
     root_key: AnyRootKey
     if plan.kind == PKCS11:
         new, root_key = await _to_pkcs11(hsm, config, key)
     else:
+        await _refuse_while_hsm_keys(database, key)
         new, root_key = await _to_shamir(hsm, config, key)
     try:
         async with database.unit_of_work() as uow:
@@ -63,6 +65,19 @@ async def migrate(
         root_key.wipe()
         raise
     return new, root_key
+
+
+async def _refuse_while_hsm_keys(database: Database, key: KeyMaterial) -> None:
+    """HSM-protected keys live in the token, which a Shamir server no longer opens."""
+    async with database.unit_of_work() as uow:
+        count = await uow.keys.count_protected("HSM")
+    if count:
+        key.wipe()
+        msg = (
+            f"{count} key(s) are HSM-protected: their material never leaves the token, which "
+            "a Shamir server does not use; destroy them, or keep the pkcs11 seal"
+        )
+        raise SealMigrationRefused(msg)
 
 
 async def _to_pkcs11(

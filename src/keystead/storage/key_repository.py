@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keystead.domain.lifecycle import KeyState
@@ -274,6 +274,16 @@ class KeyRepository:
         if version is not None:
             statement = statement.where(KeyVersionRow.version == version)
         await self._session.execute(statement.values(material_wrapped=None, hsm_object_id=None))
+
+    async def count_protected(self, protection: str) -> int:
+        """How many keys not yet destroyed have material protected so (e.g. ``"HSM"``)."""
+        destroyed = (KeyState.DESTROYED.value, KeyState.DESTROYED_COMPROMISED.value)
+        statement = (
+            select(func.count())
+            .select_from(KeyRow)
+            .where(KeyRow.protection == protection, KeyRow.state.not_in(destroyed))
+        )
+        return int(await self._session.scalar(statement) or 0)
 
     async def record_use(self, key_id: KeyId, version: int, count: int, at: datetime) -> int:
         """Add ``count`` uses to a version, set its last-use time, and return the new total."""

@@ -193,6 +193,16 @@ def test_create_defaults_and_json(server: FakeServer) -> None:
     assert json.loads(result.stdout)["id"] == KEY_ID
 
 
+def test_create_in_the_hsm(server: FakeServer) -> None:
+    server.on("POST", "/v1/keys", key_body(), status=201)
+    result = run("create", "signer", "--spec", "EC_P256", "--protection", "HSM")
+    assert_clean_exit(result, 0)
+    sent = server.last_json
+    assert (sent["protection"], sent["backup_allowed"]) == ("HSM", False)
+    refused = run("create", "signer", "--spec", "EC_P256", "--protection", "TPM")
+    assert refused.exit_code == 2
+
+
 @pytest.mark.parametrize(
     "args",
     [
