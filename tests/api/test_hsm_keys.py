@@ -230,11 +230,16 @@ def test_signatures_made_in_the_token_verify_with_cryptography(
     _verify_outside(public, algorithm, signature, MESSAGE)
     with pytest.raises(InvalidSignature):
         _verify_outside(public, algorithm, signature, MESSAGE + b"!")
-    # Keystead verifies with the stored public key too, and refuses a changed message.
+    # Keystead verifies in the token too, and refuses a changed message or a mangled signature.
     check = {"message": b64(MESSAGE), "signature": b64(signature), "algorithm": algorithm}
     assert server.post("/v1/keys/signer/verify", check).json() == {"valid": True}
     check["message"] = b64(MESSAGE + b"!")
     assert server.post("/v1/keys/signer/verify", check).json() == {"valid": False}
+    check["message"] = b64(MESSAGE)
+    for mangled in (signature[:-1], b"\x30\x02\x01", b"\x00" * len(signature)):
+        check["signature"] = b64(mangled)
+        answer = server.post("/v1/keys/signer/verify", check)
+        assert answer.json() == {"valid": False}, (answer.status_code, answer.text)
 
     [(version, material, ident, has_public)] = version_columns(server, made["id"])
     assert (version, material, has_public) == (1, None, 1)  # the public key, under the barrier
@@ -454,3 +459,22 @@ def test_a_stored_object_id_of_another_key_is_refused(server: Server) -> None:
         )
     refused = server.post("/v1/keys/other/encrypt", {"plaintext": b64(b"x")})
     assert (refused.status_code, refused.json()["code"]) == (503, "StorageIntegrityError")
+
+
+def test_verification_runs_in_the_token(server: Server, softhsm: SoftHSM) -> None:
+    """With the token's public key object gone, verify fails: it was not done in software."""
+    made = server.create("checked", "EC_P256")
+    signed = server.post("/v1/keys/checked/sign", {"message": b64(MESSAGE)}).json()
+    check = {"message": b64(MESSAGE), "signature": signed["signature"]}
+    assert server.post("/v1/keys/checked/verify", check).json() == {"valid": True}
+    library = load_library(softhsm.module)
+    with library.lock:
+        token = library.native.get_token(token_label=softhsm.token_label)
+        session = token.open(rw=True)  # the server's session has logged the token in
+        try:
+            label = f"keystead/{made['id']}/v1"
+            session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label).destroy()
+        finally:
+            session.close()
+    gone = server.post("/v1/keys/checked/verify", check)
+    assert (gone.status_code, gone.json()["code"]) == (503, "HSMUnavailable")

@@ -22,8 +22,12 @@ from typing import Final, TypeVar
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass, Session
 from pkcs11 import exceptions as p11
 from pkcs11.mechanisms import GCMParams
-from pkcs11.types import DecryptMixin, EncryptMixin, Key, SignMixin
-from pkcs11.util.ec import encode_ec_public_key, encode_ecdsa_signature
+from pkcs11.types import DecryptMixin, EncryptMixin, Key, SignMixin, VerifyMixin
+from pkcs11.util.ec import (
+    decode_ecdsa_signature,
+    encode_ec_public_key,
+    encode_ecdsa_signature,
+)
 from pkcs11.util.ec import encode_named_curve_parameters as curve_parameters
 from pkcs11.util.rsa import encode_rsa_public_key
 
@@ -298,6 +302,42 @@ class HSMKeyStore:
 
         signature = self._run(operation, "signing with an HSM key")
         return encode_ecdsa_signature(signature) if der else signature
+
+    def verify(  # noqa: PLR0913 - the sign arguments plus the signature
+        self, spec: KeySpec, ident: bytes, algorithm: str, signature: bytes, *,
+        message: bytes | None, digest: bytes | None,
+    ) -> bool:  # fmt: skip
+        """Whether a signature (in the formats sign gives) verifies, checked in the token.
+
+        Raises:
+            UnsupportedAlgorithm: As for :meth:`sign`.
+            ValidationFailed: As for :meth:`sign`.
+            HSMError: The token fails, or holds no such object.
+        """
+        allowed = _SIGNING.get(spec, ())
+        if algorithm not in allowed:
+            msg = f"a key of spec {spec} verifies {', '.join(allowed)}, not {algorithm}"
+            raise UnsupportedAlgorithm(msg)
+        if (message is None) == (digest is None):
+            msg = "give exactly one of message or digest"
+            raise ValidationFailed(msg)
+        mechanism, param, data, der = _signing_input(spec, algorithm, message, digest)
+        if der:
+            try:
+                signature = decode_ecdsa_signature(signature)
+            except (ValueError, TypeError, IndexError):
+                return False  # not a DER ECDSA signature: it verifies nothing
+
+        def operation(session: Session) -> bool:
+            key = _find(session, ident, ObjectClass.PUBLIC_KEY, _key_type(spec))
+            if not isinstance(key, VerifyMixin):  # pragma: no cover - made with CKA_VERIFY
+                raise p11.KeyTypeInconsistent
+            try:
+                return bool(key.verify(data, signature, mechanism=mechanism, mechanism_param=param))
+            except (p11.SignatureInvalid, p11.SignatureLenRange):
+                return False
+
+        return self._run(operation, "verifying with an HSM key")
 
     def destroy(self, ident: bytes) -> None:
         """Destroy every token object of a version (none left is no error).

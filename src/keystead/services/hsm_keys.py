@@ -178,6 +178,25 @@ class HSMKeys:
             lambda: store.sign(entry.key.spec, ident, algorithm, message=message, digest=digest)
         )
 
+    async def verify(  # noqa: PLR0913 - the sign arguments plus the signature
+        self, entry: CachedKey, version: int, algorithm: str, signature: bytes, *,
+        message: bytes | None, digest: bytes | None,
+    ) -> bool:  # fmt: skip
+        """Verify in the token: an HSM key's operations all run there.
+
+        Raises:
+            UnsupportedAlgorithm: The key does not sign with ``algorithm`` (or digests).
+            ValidationFailed: Not exactly one of message and digest, or a bad digest length.
+            HSMError: The token fails.
+        """
+        ident = await self.object_id(entry, version)
+        store = self.require_store()
+        return await asyncio.to_thread(
+            lambda: store.verify(
+                entry.key.spec, ident, algorithm, signature, message=message, digest=digest
+            )
+        )
+
     async def destroy(self, key_id: KeyId, version: int | None = None) -> None:
         """Destroy the token objects of one version, or of every version, of a key.
 

@@ -9,7 +9,12 @@ from keystead.crypto import agreement, asymmetric, jwk, kem, mac, signing
 from keystead.domain.models import Principal
 from keystead.domain.operations import KeyOperation
 from keystead.domain.specs import ASYMMETRIC, KeyUsage
-from keystead.errors import UnsupportedAlgorithm, UnsupportedOperation, ValidationFailed
+from keystead.errors import (
+    SignatureInvalid,
+    UnsupportedAlgorithm,
+    UnsupportedOperation,
+    ValidationFailed,
+)
 from keystead.services.hsm_keys import is_hsm
 from keystead.services.key_cache import CachedKey
 from keystead.services.keys import KeyService
@@ -119,6 +124,13 @@ class SigningService:
         entry = await self._keys.authorized(principal, "keys.verify", reference)
         spec, scheme = _signing(entry, algorithm)
         chosen = process_version(entry, KeyOperation.VERIFY, version)
+        if is_hsm(entry.key):
+            valid = await self._keys.hsm.verify(
+                entry, chosen, scheme.value, signature, message=message, digest=digest
+            )
+            if not valid:
+                raise SignatureInvalid
+            return
         public = await self._keys.public_key(entry, chosen)
         try:
             signing.verify(spec, public, scheme, signature, message=message, digest=digest)
