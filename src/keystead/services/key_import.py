@@ -43,8 +43,6 @@ from keystead.services.keys import (
     EXTERNAL_ORIGIN,
     KeyService,
     NewKey,
-    material_binding,
-    public_key_binding,
 )
 from keystead.services.lifecycle import with_new_primary
 from keystead.storage.import_repository import StoredImportParams
@@ -245,16 +243,8 @@ class ImportService:
         self, key: Key, imported: GeneratedKey, now: datetime, valid_to: datetime | None
     ) -> NewVersion:
         """Wrap imported material as ``key``'s primary version; the material is then wiped."""
-        version = key.primary_version
-        try:
-            with imported.material.expose() as raw:
-                wrapped = self._barrier.encrypt(raw, material_binding(key.id, version))
-        finally:
-            imported.material.wipe()
-        public = imported.public_key
-        if public is not None:
-            public = self._barrier.encrypt(public, public_key_binding(key.id, version))
-        return NewVersion(version, KeyState.ACTIVE, wrapped, public, now, valid_to)
+        stored = self._keys.stored_version(key, key.primary_version, imported, now)
+        return replace(stored, valid_to=valid_to)
 
     async def _unwrap(self, params: StoredImportParams, request: ImportRequest) -> bytes:
         wrapped_key = params.private_key_wrapped

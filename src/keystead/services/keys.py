@@ -190,15 +190,16 @@ class KeyService:
         self._barrier.require_unsealed()
         now = self._clock()
         key = replace(_new_key(request, now, owner=owner), origin=EXTERNAL_ORIGIN)
-        return key, self._stored_version(key, KeyVersionNumber(1), imported, now)
+        return key, self.stored_version(key, KeyVersionNumber(1), imported, now)
 
     def new_version(self, key: Key, version: KeyVersionNumber, now: datetime) -> NewVersion:
         """Generate the material of a new version and wrap it under the barrier."""
-        return self._stored_version(key, version, keygen.generate(key.spec.value), now)
+        return self.stored_version(key, version, keygen.generate(key.spec.value), now)
 
-    def _stored_version(
+    def stored_version(
         self, key: Key, version: KeyVersionNumber, generated: keygen.GeneratedKey, now: datetime
     ) -> NewVersion:
+        """Wrap a version's material (and public key) under the barrier; the material is wiped."""
         try:
             with generated.material.expose() as raw:
                 wrapped = self._barrier.encrypt(raw, material_binding(key.id, version))
