@@ -254,9 +254,9 @@ class UsersAPI:
         """Turn a user's TOTP off, e.g. after they lost their device and recovery codes."""
         return self._send(calls.user_action(username, "reset-totp"))
 
-    def public_key(self, username: str) -> UserPublicKey:
+    def public_key(self, username: str, version: int | None = None) -> UserPublicKey:
         """The public half of a user's own signing key (PEM)."""
-        return self._send(calls.user_public_key(username))
+        return self._send(calls.user_public_key(username, version))
 
 
 class PoliciesAPI:

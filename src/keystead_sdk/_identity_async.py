@@ -156,9 +156,9 @@ class AsyncUsersAPI:
         """Turn a user's TOTP off."""
         return await self._send(calls.user_action(username, "reset-totp"))
 
-    async def public_key(self, username: str) -> UserPublicKey:
+    async def public_key(self, username: str, version: int | None = None) -> UserPublicKey:
         """The public half of a user's own signing key (PEM)."""
-        return await self._send(calls.user_public_key(username))
+        return await self._send(calls.user_public_key(username, version))
 
 
 class AsyncPoliciesAPI:

@@ -232,9 +232,11 @@ def set_user_password(username: str, password: Secret) -> Call[None]:
     return Call("POST", _path("users", username, "password"), _nothing, json=body)
 
 
-def user_public_key(username: str) -> Call[UserPublicKey]:
-    """``GET /v1/users/{name}/public-key``."""
-    return Call("GET", _path("users", username, "public-key"), _reader(UserPublicKey))
+def user_public_key(username: str, version: int | None = None) -> Call[UserPublicKey]:
+    """``GET /v1/users/{name}/public-key[?version=N]``."""
+    params = {} if version is None else {"version": str(version)}
+    path = _path("users", username, "public-key")
+    return Call("GET", path, _reader(UserPublicKey), params=params)
 
 
 # --- /v1/policies and /v1/roles ----------------------------------------------------------------

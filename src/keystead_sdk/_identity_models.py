@@ -143,8 +143,11 @@ class UserPublicKey(_Model):
         username: The user.
         public_key: A PEM SubjectPublicKeyInfo.
         key_id: The id of the user's key.
-        version: The key version.
+        version: The key version this public key belongs to.
         spec: The key spec, e.g. ``"ED25519"``.
+        primary_version: The version that signs now.
+        key_state: The key's lifecycle state, e.g. ``"ACTIVE"``, ``"COMPROMISED"``.
+        version_state: This version's lifecycle state.
     """
 
     username: str
@@ -152,6 +155,9 @@ class UserPublicKey(_Model):
     key_id: str
     version: int
     spec: str
+    primary_version: int
+    key_state: str
+    version_state: str
 
 
 class Statement(_Model):

@@ -159,3 +159,31 @@ def test_every_user_gets_a_key_and_service_accounts_too(server: Server) -> None:
         assert key["owner"] == made["username"]
         assert key["name"] == f"user:{made['username']}"
         assert (key["usage"], key["exportable"]) == ("SIGN_VERIFY", False)
+
+
+def test_the_published_key_names_each_version_and_its_state(server: Server) -> None:
+    """What a verifier such as the exchange needs: each version, and whether it still counts."""
+    created = server.add_user("alice", ["key-user"])
+    bob = server.user_with("bob", ["key-user"])
+    key_id = created["key_id"]
+    first = server.client.get("/v1/users/alice/public-key", headers=bob).json()
+    assert (first["version"], first["primary_version"]) == (1, 1)
+    assert (first["key_state"], first["version_state"]) == ("ACTIVE", "ACTIVE")
+    assert server.as_root("POST", f"/v1/keys/{key_id}/rotate").status_code == 200
+    old = server.client.get("/v1/users/alice/public-key?version=1", headers=bob).json()
+    new = server.client.get("/v1/users/alice/public-key", headers=bob).json()
+    assert old["public_key"] == first["public_key"] != new["public_key"]
+    assert (old["version"], old["primary_version"], new["version"]) == (1, 2, 2)
+    server.as_root("POST", f"/v1/keys/{key_id}/revoke", {"reason": "KEY_COMPROMISE"})
+    revoked = server.client.get("/v1/users/alice/public-key?version=2", headers=bob).json()
+    assert revoked["key_state"] == "COMPROMISED"  # the key's state rules over its versions'
+    server.as_root("POST", f"/v1/keys/{key_id}/versions/1/revoke", {"reason": "KEY_COMPROMISE"})
+    old = server.client.get("/v1/users/alice/public-key?version=1", headers=bob).json()
+    assert old["version_state"] == "COMPROMISED"
+    for query, status, code in [
+        ("version=3", 404, "KeyVersionNotFound"),
+        ("version=0", 400, "ValidationFailed"),
+        ("version=two", 400, "ValidationFailed"),
+    ]:
+        answer = server.client.get(f"/v1/users/alice/public-key?{query}", headers=bob)
+        assert (answer.status_code, answer.json()["code"]) == (status, code), query

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from keystead.domain.models import Principal
-from keystead.errors import Unauthenticated
+from keystead.errors import Unauthenticated, ValidationFailed
 from keystead.services.container import Services
 
 REQUEST_ID_KEY = "keystead.request_id"
@@ -34,6 +34,20 @@ class RequestContext:
     def query_params(self) -> Mapping[str, str]:
         """The query string, parsed only when a handler asks for it."""
         return self.request.query_params
+
+    def version_query(self) -> int | None:
+        """The optional ``version`` query parameter.
+
+        Raises:
+            ValidationFailed: It is not a positive integer.
+        """
+        text = self.query_params.get("version")
+        if text is None:
+            return None
+        if not (text.isdigit() and int(text) >= 1):
+            msg = "version must be a positive integer"
+            raise ValidationFailed(msg)
+        return int(text)
 
     @property
     def source(self) -> str:

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from keystead.crypto import agreement, asymmetric, jwk, kem, mac, signing
+from keystead.domain.lifecycle import KeyState
 from keystead.domain.models import Principal
 from keystead.domain.operations import KeyOperation
 from keystead.domain.specs import ASYMMETRIC, KeyUsage
 from keystead.errors import (
+    KeyVersionNotFound,
     SignatureInvalid,
     UnsupportedAlgorithm,
     UnsupportedOperation,
@@ -50,6 +52,18 @@ class PublicKey:
     pem: str | None = None
     der: bytes | None = None
     jwk: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedKey:
+    """A published public key (PEM), with the key's and the version's lifecycle states."""
+
+    key_id: KeyId
+    version: int
+    primary_version: int
+    pem: str
+    key_state: KeyState
+    version_state: KeyState
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,13 +207,15 @@ class SigningService:
             return PublicKey(key.id, chosen, der=der)
         return PublicKey(key.id, chosen, pem=asymmetric.der_to_pem(der))
 
-    async def published_public_key(self, reference: str) -> PublicKey:
-        """Return the primary public key (PEM) of a key whose public half is published.
+    async def published_public_key(self, reference: str, version: int | None) -> PublishedKey:
+        """Return a version (the primary by default) of a key whose public half is published.
 
-        For users' own keys, whose public keys every authenticated principal may read.
+        For users' own keys, whose public keys every authenticated principal may read; the
+        states say whether a signature by that version should still be accepted.
 
         Raises:
             KeyNotFound: No such key.
+            KeyVersionNotFound: No such version.
             UnsupportedOperation: A symmetric key has no public key.
         """
         entry = await self._keys.resolve(reference)
@@ -207,8 +223,15 @@ class SigningService:
         if key.spec not in ASYMMETRIC:  # pragma: no cover - users' keys are asymmetric
             msg = f"a key of spec {key.spec} is symmetric and has no public key"
             raise UnsupportedOperation(msg)
-        der = await self._keys.public_key(entry, key.primary_version)
-        return PublicKey(key.id, key.primary_version, pem=asymmetric.der_to_pem(der))
+        chosen = key.primary_version if version is None else version
+        version_state = entry.version_states.get(chosen)
+        if version_state is None:
+            raise KeyVersionNotFound
+        der = await self._keys.public_key(entry, chosen)
+        return PublishedKey(
+            key_id=key.id, version=chosen, primary_version=key.primary_version,
+            pem=asymmetric.der_to_pem(der), key_state=key.state, version_state=version_state,
+        )  # fmt: skip
 
     async def encapsulate(self, principal: Principal, reference: str) -> Secret:
         """Make a shared secret and its ML-KEM encapsulation with the primary version.

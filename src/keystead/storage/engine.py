@@ -90,12 +90,18 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def migrate(database_url: str) -> None:
-    """Apply every Alembic migration up to head (run once at start, before serving)."""
+def migrate(database_url: str, package: str = "keystead.storage") -> None:
+    """Apply every Alembic migration up to head (run once at start, before serving).
+
+    Args:
+        database_url: The database.
+        package: The package whose ``migrations`` folder holds the scripts (the exchange
+            keeps its own schema in its own database).
+    """
     engine = create_engine(_url_for(database_url, _SYNC_DRIVERS))
     _install_pragmas(engine)
     config = AlembicConfig()
-    config.set_main_option("script_location", str(files("keystead.storage") / "migrations"))
+    config.set_main_option("script_location", str(files(package) / "migrations"))
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection

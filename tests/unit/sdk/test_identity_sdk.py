@@ -113,6 +113,9 @@ PUBLIC_KEY = {
     "key_id": USER["key_id"],
     "version": 2,
     "spec": "ED25519",
+    "primary_version": 3,
+    "key_state": "ACTIVE",
+    "version_state": "DEACTIVATED",
 }
 STATEMENTS = [
     {"effect": "allow", "actions": ["keys.encrypt", "keys.decrypt"], "keys": ["orders-*"]},
@@ -185,6 +188,8 @@ def _page(result: UserPage) -> None:
 
 def _public_key(result: UserPublicKey) -> None:
     assert result.public_key.startswith("-----BEGIN PUBLIC KEY-----")
+    assert (result.version, result.primary_version) == (2, 3)
+    assert (result.key_state, result.version_state) == ("ACTIVE", "DEACTIVATED")
     assert (result.version, result.spec) == (2, "ED25519")
 
 

@@ -90,11 +90,7 @@ async def public_key(ctx: RequestContext, _: Empty) -> PublicKeyResponse:
     except ValueError:
         msg = "format must be pem, der or jwk"
         raise ValidationFailed(msg) from None
-    version_text = query.get("version")
-    if version_text is not None and not (version_text.isdigit() and int(version_text) >= 1):
-        msg = "version must be a positive integer"
-        raise ValidationFailed(msg)
-    version = None if version_text is None else int(version_text)
+    version = ctx.version_query()
     found = await ctx.services.signing.public_key(
         ctx.caller(), ctx.path_params["key"], form, version
     )

@@ -90,16 +90,22 @@ async def reset_totp(ctx: RequestContext, _: Empty) -> UserResponse:
 
 
 async def user_public_key(ctx: RequestContext, _: Empty) -> UserPublicKeyResponse:
-    """The public half of a user's own signing key: any authenticated caller may read it."""
+    """The public half of a user's own signing key: any authenticated caller may read it.
+
+    Query: ``version`` (the primary by default). The answer carries the key's and the
+    version's states, so a verifier can refuse a signature by a revoked or suspended key.
+    """
     ctx.caller()
     user = (await ctx.services.users.stored(_name(ctx))).user
     if user.key_id is None:  # pragma: no cover - every user gets a key at creation
         raise UserNotFound
-    public = await ctx.services.signing.published_public_key(user.key_id)
+    version = ctx.version_query()
+    public = await ctx.services.signing.published_public_key(user.key_id, version)
     key = (await ctx.services.keys.resolve(user.key_id)).key
     return UserPublicKeyResponse(
-        username=user.username, public_key=public.pem or "", key_id=str(public.key_id),
-        version=public.version, spec=key.spec.value,
+        username=user.username, public_key=public.pem, key_id=str(public.key_id),
+        version=public.version, spec=key.spec.value, primary_version=public.primary_version,
+        key_state=public.key_state.value, version_state=public.version_state.value,
     )  # fmt: skip
 
 

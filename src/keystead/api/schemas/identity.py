@@ -157,13 +157,16 @@ class UserListResponse(Response):
 
 
 class UserPublicKeyResponse(Response):
-    """A user's own signing key: its public half (PEM), id, spec and primary version."""
+    """A user's own signing key: one version's public half (PEM), id, spec and states."""
 
     username: str
     public_key: str
     key_id: str
     version: int
     spec: str
+    primary_version: int
+    key_state: str
+    version_state: str
 
 
 class StatementBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

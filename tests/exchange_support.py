@@ -1,0 +1,122 @@
+"""Shared set-up for the exchange tests: Keystead in-process, the exchange beside it.
+
+The exchange reaches Keystead through the SDK, over a transport that hands each request to
+the in-process Keystead app; users sign through their own SDK clients the same way.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from starlette.testclient import TestClient
+
+from identity_support import PASSWORD, Server, forwarding_transport, running
+from keystead.config import load_settings
+from keystead.exchange.app import create_exchange_app
+from keystead.exchange.client import ExchangeClient
+from keystead.exchange.settings import ExchangeSettings, load_exchange_settings
+from keystead_sdk import AsyncClient, Client
+
+EXCHANGE_POLICY = {
+    "name": "exchange",
+    "description": "the exchange's own ledger key; reading users' public keys is for anyone",
+    "statements": [{
+        "effect": "allow",
+        "actions": ["keys.create", "keys.describe", "keys.public_key", "keys.sign"],
+        "keys": ["exchange-*"],
+    }],
+}  # fmt: skip
+
+
+def exchange_token(server: Server) -> str:
+    """A service account for the exchange, with only what it needs, and a token of it."""
+    assert server.as_root("POST", "/v1/policies", EXCHANGE_POLICY).status_code == 201
+    role = {"name": "exchange", "policies": ["exchange"]}
+    assert server.as_root("POST", "/v1/roles", role).status_code == 201
+    server.add_user("exchange", ["exchange", "key-user"], password=None, kind="service")
+    body = {"username": "exchange", "ttl_seconds": 86400, "description": "the exchange"}
+    made = server.as_root("POST", "/v1/auth/tokens", body)
+    assert made.status_code == 201, made.text
+    return str(made.json()["token"])
+
+
+@dataclass
+class Market:
+    """Keystead, the exchange, and a way to make users."""
+
+    keystead: Server
+    exchange: TestClient
+    settings: ExchangeSettings
+    operator_token: str
+    users: dict[str, ExchangeClient] = field(default_factory=dict)
+
+    def keystead_client(self, token: str) -> Client:
+        return Client("https://t", token=token, transport=forwarding_transport(self.keystead))
+
+    def client(self, username: str | None = None, token: str | None = None) -> ExchangeClient:
+        keystead = None if token is None else self.keystead_client(token)
+        return ExchangeClient("https://x", keystead=keystead, username=username,
+                              transport=_forward(self.exchange))  # fmt: skip
+
+    def user(self, name: str, *, register: bool = True, login: bool = True) -> ExchangeClient:
+        """A Keystead user with an exchange account and a session."""
+        self.keystead.add_user(name, ["key-user"])
+        token = self.keystead.token_of(name)["authorization"].removeprefix("Bearer ")
+        client = self.client(name, token)
+        if register:
+            client.register()
+        if login:
+            client.login()
+        self.users[name] = client
+        return client
+
+    def deposit(self, account: str, asset: str, amount: str) -> dict:
+        return self.client().deposit(self.operator_token, account, asset, amount)
+
+    def ledger(self) -> list[dict]:
+        entries: list[dict] = []
+        for _ in itertools.count():
+            page = self.client().ledger(self.operator_token, entries[-1]["seq"] if entries else 0)
+            if not page:
+                return entries
+            entries.extend(page)
+        raise AssertionError  # pragma: no cover
+
+
+def _forward(app_client: TestClient) -> httpx.MockTransport:
+    def forward(request: httpx.Request) -> httpx.Response:
+        answer = app_client.request(
+            request.method, request.url.raw_path.decode(), content=request.read(),
+            headers=dict(request.headers),
+        )  # fmt: skip
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+    return httpx.MockTransport(forward)
+
+
+@contextmanager
+def running_market(tmp_path: Path, **exchange_settings: object) -> Iterator[Market]:
+    """An initialised Keystead with registration open, and an exchange using it."""
+    settings = load_settings(data_dir=tmp_path / "keystead", insecure_http=True,
+                             allow_registration=True)  # fmt: skip
+    with running(settings) as keystead:
+        token = exchange_token(keystead)
+        token_file = tmp_path / "exchange-token"
+        token_file.write_text(token)
+        chosen = load_exchange_settings(
+            data_dir=tmp_path / "exchange", keystead_token_file=token_file,
+            **{"key_status_ttl_seconds": 0.0, **exchange_settings},
+        )  # fmt: skip
+        sdk = AsyncClient("https://t", token=token, transport=forwarding_transport(keystead))
+        app = create_exchange_app(chosen, sdk)
+        with TestClient(app, base_url="https://x") as exchange:
+            operator = chosen.operator_token_path.read_text().strip()
+            yield Market(keystead, exchange, chosen, operator)
+
+
+__all__ = ["PASSWORD", "Market", "running_market"]
