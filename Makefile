@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 LINTED := src tests scripts $(wildcard bench)
 
-.PHONY: run test lint typecheck imports unit clean
+.PHONY: run test lint typecheck imports unit clean demo
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Keystead needs Python 3.11+"'
@@ -22,6 +22,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 ## Install into .venv and start a dev server (HTTPS on 127.0.0.1:8200, data in .keystead-dev).
 run: $(VENV)/.installed
 	$(BIN)/keystead server --dev
+
+## Install into .venv and run the exchange demo: Keystead and the exchange, seven steps, via the CLI.
+demo: $(VENV)/.installed
+	$(BIN)/python scripts/exchange_demo.py
 
 ## Install test tools and system packages, start PostgreSQL, and run every check and test.
 test: $(VENV)/.installed-test

@@ -7,17 +7,23 @@ ARCHITECTURE.md section 6 are written once for both.
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
 from keystead_sdk._envelope import ciphertext_key_id
-from keystead_sdk._errors import ServerError, error_from_response, header, is_problem
+from keystead_sdk._errors import (
+    ServerError,
+    error_from_response,
+    header,
+    is_problem,
+    item_error,
+)
 from keystead_sdk._models import (
     DataKey,
     Decrypted,
@@ -208,6 +214,19 @@ def _data_key(response: httpx.Response) -> DataKey:
 
 def _signature(response: httpx.Response) -> Signature:
     return Signature.model_validate(response.json())
+
+
+def _signatures(response: httpx.Response) -> list[Signature]:
+    body = response.json()
+    signatures = []
+    for item in body["results"]:
+        if item.get("error"):
+            raise item_error(response.status_code, item["error"]["code"], item["error"]["detail"])
+        signatures.append(Signature.model_validate({
+            "signature": item["signature"], "key_id": body["key_id"],
+            "version": item["version"], "algorithm": body["algorithm"],
+        }))  # fmt: skip
+    return signatures
 
 
 def _mac(response: httpx.Response) -> Mac:
@@ -524,6 +543,20 @@ def sign(
     if algorithm is not None:
         body["algorithm"] = algorithm
     return Call("POST", _key_path(key, "sign"), _signature, json=body)
+
+
+MAX_BATCH = 1000
+
+
+def sign_batch(key: str, messages: Sequence[bytes], algorithm: str | None) -> Call[list[Signature]]:
+    """``POST /v1/keys/{key}/sign/batch``: up to :data:`MAX_BATCH` messages in one request."""
+    if not 1 <= len(messages) <= MAX_BATCH:
+        msg = f"a batch holds 1 to {MAX_BATCH} messages, not {len(messages)}"
+        raise ValueError(msg)
+    body: dict[str, Any] = {"items": [{"message": _b64(message)} for message in messages]}
+    if algorithm is not None:
+        body["algorithm"] = algorithm
+    return Call("POST", _key_path(key, "sign/batch"), _signatures, json=body)
 
 
 def verify(  # noqa: PLR0913 - one argument per field of the request

@@ -9,9 +9,10 @@ one. TLS is always verified, against ``ca_cert`` (``KEYSTEAD_CACERT``) or the sy
 
 from __future__ import annotations
 
+import builtins
 import os
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -548,6 +549,21 @@ class KeysAPI:
             ValueError: Neither or both of message and digest, before anything is sent.
         """
         return self._send(_calls.sign(key, message=message, digest=digest, algorithm=algorithm))
+
+    def sign_batch(
+        self, key: str, messages: Sequence[bytes], *, algorithm: str | None = None
+    ) -> builtins.list[Signature]:
+        """Sign up to 1000 messages with the primary version, in one request.
+
+        Returns:
+            One signature per message, in order.
+
+        Raises:
+            KeysteadAPIError: The request failed, or an item did (the item's own error, e.g.
+                ``Conflict`` for ``KeyStateForbidsOperation``).
+            ValueError: No messages, or more than 1000, before anything is sent.
+        """
+        return self._send(_calls.sign_batch(key, messages, algorithm))
 
     def verify(  # noqa: PLR0913 - one argument per field of the request
         self,
@@ -1185,6 +1201,21 @@ class AsyncKeysAPI:
         return await self._send(
             _calls.sign(key, message=message, digest=digest, algorithm=algorithm)
         )
+
+    async def sign_batch(
+        self, key: str, messages: Sequence[bytes], *, algorithm: str | None = None
+    ) -> builtins.list[Signature]:
+        """Sign up to 1000 messages with the primary version, in one request.
+
+        Returns:
+            One signature per message, in order.
+
+        Raises:
+            KeysteadAPIError: The request failed, or an item did (the item's own error, e.g.
+                ``Conflict`` for ``KeyStateForbidsOperation``).
+            ValueError: No messages, or more than 1000, before anything is sent.
+        """
+        return await self._send(_calls.sign_batch(key, messages, algorithm))
 
     async def verify(  # noqa: PLR0913 - one argument per field of the request
         self,

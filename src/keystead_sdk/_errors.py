@@ -367,6 +367,18 @@ def error_from_response(response: httpx.Response) -> KeysteadAPIError:
     return cls(status, code, detail, request_id)
 
 
+def item_error(status: int, code: str, detail: str) -> KeysteadAPIError:
+    """The exception for one failed item of a batch answer (the answer itself succeeded).
+
+    Args:
+        status: The batch answer's status.
+        code: The item's error code, as a single request would have had.
+        detail: The item's explanation.
+    """
+    cls = _BY_CODE.get(code, KeysteadAPIError)
+    return cls(status, code, detail)
+
+
 def retry_after(response: httpx.Response) -> int | None:
     """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date.
 

@@ -77,6 +77,8 @@ class ExitCode(IntEnum):
     CONFIGURATION = 9
     AUDIT_INVALID = 10
     BACKUP_INVALID = 11
+    CONFIRMATION_INVALID = 12
+    LEDGER_INVALID = 13
 
 
 # Checked in order: the first family the error belongs to decides.

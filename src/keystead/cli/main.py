@@ -8,6 +8,7 @@ from keystead.cli import (
     audit,
     auth,
     backup,
+    exchange,
     grant,
     key,
     operator,
@@ -42,6 +43,7 @@ app.add_typer(tokens.app, name="token")
 app.add_typer(totp.app, name="totp")
 app.add_typer(audit.app, name="audit")
 app.add_typer(backup.app, name="backup")
+app.add_typer(exchange.app, name="exchange")
 
 
 def main() -> None:

@@ -12,26 +12,26 @@ import hashlib
 import hmac
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from keystead.exchange.canonical import decimal_text
+from keystead.exchange.engine import Batch, Engine, Finish, PlannedEntry
 from keystead.exchange.errors import (
     AccountExists,
     AccountNotFound,
     BadRequest,
     KeyNotAccounts,
-    NonceReused,
     Unauthenticated,
 )
-from keystead.exchange.journal import Journal, PlannedEntry
 from keystead.exchange.keystead_link import KeysteadLink
 from keystead.exchange.model import BalanceChange
-from keystead.exchange.money import Balance, InvalidAmount, apply_changes, parse_amount
+from keystead.exchange.money import Balance, InvalidAmount, parse_amount
 from keystead.exchange.requests import Envelope, LoginRequest, RegisterRequest
+from keystead.exchange.state import MarketState
 from keystead.exchange.store import Account, ExchangeStore
+from keystead.exchange.trading import new_id, settle, spend_nonce
 from keystead.exchange.verification import RequestVerifier
 
 SESSION_PREFIX = "kxs_"
@@ -60,6 +60,76 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass
+class AddAccount:
+    """A verified registration."""
+
+    account: Account
+    nonce: str
+    expires_ms: int
+
+    def apply(self, state: MarketState, batch: Batch) -> Finish:
+        """Record the account and its key id.
+
+        Raises:
+            AccountExists: The name is registered already.
+        """
+        if self.account.name in state.accounts:
+            raise AccountExists
+        spend_nonce(state, batch, self.account.name, self.nonce, self.expires_ms)
+        state.accounts[self.account.name] = self.account.key_id
+        account = self.account
+        batch.rows.accounts.insert(0, account)  # before its nonce and sessions reference it
+        return lambda _: account
+
+
+@dataclass
+class StartSession:
+    """A verified login."""
+
+    account: str
+    nonce: str
+    expires_ms: int
+    token_hash: str
+    session_expires_ms: int
+
+    def apply(self, state: MarketState, batch: Batch) -> Finish:
+        """Spend the nonce and store the session.
+
+        Raises:
+            NonceReused: A replayed login.
+        """
+        spend_nonce(state, batch, self.account, self.nonce, self.expires_ms)
+        batch.rows.sessions.append((self.token_hash, self.account, self.session_expires_ms))
+        return lambda _: None
+
+
+@dataclass
+class Deposit:
+    """The operator's credit to an account."""
+
+    account: str
+    asset: str
+    amount: Decimal
+
+    def apply(self, state: MarketState, batch: Batch) -> Finish:
+        """Credit the account, with a ledger entry.
+
+        Raises:
+            AccountNotFound: No such account.
+        """
+        if self.account not in state.accounts:
+            raise AccountNotFound
+        change = BalanceChange(self.account, self.asset, self.amount, Decimal(0))
+        after = settle(state, [change])
+        state.balances.update(after)
+        planned = PlannedEntry("deposit", new_id(), [change],
+                               {"amount": decimal_text(self.amount)})  # fmt: skip
+        entry = batch.append(planned)
+        balance = after[self.account, self.asset]
+        return lambda _: Deposited(self.account, self.asset, balance, entry.seq)
+
+
 class AccountService:
     """Registration, login, sessions and deposits."""
 
@@ -67,7 +137,7 @@ class AccountService:
         self,
         *,
         store: ExchangeStore,
-        journal: Journal,
+        engine: Engine,
         verifier: RequestVerifier,
         link: KeysteadLink,
         asset_places: dict[str, int],
@@ -76,7 +146,7 @@ class AccountService:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._journal = journal
+        self._engine = engine
         self._verifier = verifier
         self._link = link
         self._places = asset_places
@@ -102,12 +172,9 @@ class AccountService:
             raise KeyNotAccounts
         await self._verifier.check(envelope, request.account, primary.key.key_id)
         account = Account(request.account, primary.key.key_id, self._now_ms())
-        async with self._journal.lock, self._store.transaction() as tx:
-            if await tx.account(request.account) is not None:
-                raise AccountExists
-            await tx.add_account(account)
-            await tx.use_nonce(request.account, request.nonce, account.registered_ms)
-        return account
+        command = AddAccount(account, request.nonce, request.expires_at * 1000)
+        added: Account = await self._engine.submit(command)
+        return added
 
     async def login(self, envelope: Envelope) -> Session:
         """Open a session for the account whose key signed the request.
@@ -121,13 +188,10 @@ class AccountService:
         account = await self.account(request.account)
         await self._verifier.check(envelope, account.name, account.key_id)
         token = SESSION_PREFIX + secrets.token_urlsafe(32)
-        now = self._now_ms()
-        expires_ms = now + self._session_ttl * 1000
-        async with self._journal.lock, self._store.transaction() as tx:
-            if await tx.nonce_used(account.name, request.nonce):
-                raise NonceReused
-            await tx.use_nonce(account.name, request.nonce, now)
-            await tx.add_session(_token_hash(token), account.name, expires_ms)
+        expires_ms = self._now_ms() + self._session_ttl * 1000
+        await self._engine.submit(StartSession(
+            account.name, request.nonce, request.expires_at * 1000, _token_hash(token), expires_ms
+        ))  # fmt: skip
         return Session(token, account.name, expires_ms // 1000)
 
     async def account(self, name: str) -> Account:
@@ -168,10 +232,9 @@ class AccountService:
             raise Unauthenticated(msg)
 
     async def balances(self, account: str) -> dict[str, Balance]:
-        """An account's balances, by asset."""
+        """An account's balances, by asset (as committed)."""
         async with self._store.transaction() as tx:
-            found = await tx.balances([account])
-        return {asset: balance for (_, asset), balance in sorted(found.items())}
+            return await tx.balances_of(account)
 
     async def deposit(self, account: str, asset: str, amount_text: str) -> Deposited:
         """Credit an account (the operator's deposit), recorded in the ledger.
@@ -189,17 +252,5 @@ class AccountService:
             amount = parse_amount(amount_text, places, "amount", asset)
         except InvalidAmount as error:
             raise BadRequest(str(error)) from None
-        await self.account(account)
-        change = BalanceChange(account, asset, amount, Decimal(0))
-        async with self._journal.lock:
-            async with self._store.transaction() as tx:
-                before = await tx.balances([account])
-            after = apply_changes(before, [change])
-            planned = PlannedEntry("deposit", uuid.uuid4().hex, [change],
-                                   {"amount": decimal_text(amount)})  # fmt: skip
-            batch = await self._journal.sign(self._journal.chain([planned], self._now_ms()))
-            async with self._store.transaction() as tx:
-                await tx.put_balances(before, after)
-                await self._journal.store(tx, batch.rows)
-            self._journal.committed(batch.rows)
-        return Deposited(account, asset, after[account, asset], batch.rows[-1].seq)
+        deposited: Deposited = await self._engine.submit(Deposit(account, asset, amount))
+        return deposited

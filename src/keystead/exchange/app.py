@@ -200,8 +200,16 @@ async def my_trades(request: Request) -> Response:
 
 async def place(request: Request) -> Response:
     """Place a signed order; the answer is the signed confirmation."""
-    signed = await _exchange(request).trading.place(decode_envelope(await _body(request)))
-    return _json(signed.to_json(), 201)
+    timings: dict[str, float] = {}
+    signed = await _exchange(request).trading.place(decode_envelope(await _body(request)), timings)
+    response = _json(signed.to_json(), 201)
+    # W3C Server-Timing: where an order's time went (bench/exchange.py reads it).
+    group = timings.pop("group", None)
+    parts = [f"{phase};dur={seconds * 1000:.3f}" for phase, seconds in timings.items()]
+    if group is not None:
+        parts.append(f'group;desc="{group:.0f}"')
+    response.headers["server-timing"] = ", ".join(parts)
+    return response
 
 
 async def cancel(request: Request) -> Response:
@@ -213,7 +221,7 @@ async def cancel(request: Request) -> Response:
 async def book(request: Request) -> Response:
     """The depth of one pair's book."""
     pair = request.path_params["pair"]
-    books = _exchange(request).trading.books
+    books = _exchange(request).engine.state.books
     if pair not in books:
         msg = f"no market trades {pair!r}"
         raise UnknownPair(msg)

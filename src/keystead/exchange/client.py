@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -61,7 +62,9 @@ class ExchangeClient:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        verify: Any = str(ca_cert) if ca_cert else True
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca_cert)) if ca_cert else True
+        )
         self._http = httpx.Client(base_url=address, verify=verify, transport=transport,
                                   timeout=30.0)  # fmt: skip
         self._keystead = keystead

@@ -20,6 +20,7 @@ from keystead_sdk import AsyncClient, KeysteadSDKError, NotFound, UserNotFound
 # Signatures made before a rotation still verify; a compromised or suspended key signs nothing.
 USABLE_KEY_STATES = frozenset({"ACTIVE"})
 USABLE_VERSION_STATES = frozenset({"ACTIVE", "DEACTIVATED"})
+_BATCH = 1000  # the most Keystead signs in one request
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +131,19 @@ class KeysteadLink:
             raise KeysteadUnavailable(_reason(error)) from None
 
     async def sign(self, messages: Sequence[bytes]) -> list[ExchangeSignature]:
-        """Sign each message with the exchange's key, concurrently.
+        """Sign each message with the exchange's key, a thousand to a request.
 
         Raises:
             KeysteadUnavailable: Keystead refused or did not answer.
         """
+        chunks = [messages[i : i + _BATCH] for i in range(0, len(messages), _BATCH)]
         try:
             signed = await asyncio.gather(
-                *(self._client.keys.sign(self._key_name, message=message) for message in messages)
+                *(self._client.keys.sign_batch(self._key_name, chunk) for chunk in chunks)
             )
         except KeysteadSDKError as error:
             raise KeysteadUnavailable(_reason(error)) from None
-        return [ExchangeSignature(item.signature, item.version) for item in signed]
+        return [ExchangeSignature(item.signature, item.version) for part in signed for item in part]
 
     async def own_key(self, version: int | None = None) -> VersionKey:
         """One version (the primary by default) of the exchange's key.

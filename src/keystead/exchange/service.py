@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keystead.exchange.accounts import AccountService
-from keystead.exchange.journal import Journal
+from keystead.exchange.engine import Engine
 from keystead.exchange.keystead_link import KeysteadLink
 from keystead.exchange.settings import ExchangeSettings, asset_places
 from keystead.exchange.signatures import VersionKey
+from keystead.exchange.state import MarketState
 from keystead.exchange.store import ExchangeStore
 from keystead.exchange.trading import TradingService
 from keystead.exchange.verification import RequestVerifier
@@ -52,6 +53,7 @@ class Exchange:
     settings: ExchangeSettings
     store: ExchangeStore
     link: KeysteadLink
+    engine: Engine
     accounts: AccountService
     trading: TradingService
     own_key: VersionKey | None = None
@@ -65,10 +67,11 @@ class Exchange:
         """Make sure the exchange key exists, and rebuild the books from the database."""
         await self.link.ensure_own_key(self.settings.key_spec)
         self.own_key = await self.link.own_key()
-        await self.trading.load()
+        await self.engine.start()
 
     async def close(self) -> None:
-        """Close the database and the connection to Keystead."""
+        """Stop the writer, close the database and the connection to Keystead."""
+        await self.engine.stop()
         await self.store.close()
         await self.link.close()
 
@@ -84,18 +87,18 @@ async def build_exchange(
     link = KeysteadLink(
         client or keystead_client(settings), settings.key_name, settings.key_status_ttl_seconds
     )
-    journal = Journal(link)
-    verifier = RequestVerifier(settings.name, link, settings.max_order_lifetime_seconds, clock)
     markets = settings.markets
+    engine = Engine(MarketState(markets), store, link, clock)
+    verifier = RequestVerifier(settings.name, link, settings.max_order_lifetime_seconds, clock)
     accounts = AccountService(
-        store=store, journal=journal, verifier=verifier, link=link,
+        store=store, engine=engine, verifier=verifier, link=link,
         asset_places=asset_places(markets),
         operator_token=operator_token(settings.operator_token_path),
         session_ttl_seconds=settings.session_ttl_seconds, clock=clock,
     )  # fmt: skip
-    exchange = Exchange(settings, store, link, accounts, None)  # type: ignore[arg-type]
+    exchange = Exchange(settings, store, link, engine, accounts, None)  # type: ignore[arg-type]
     exchange.trading = TradingService(
-        exchange=settings.name, markets=markets, store=store, journal=journal,
-        verifier=verifier, own_key=exchange.current_key, clock=clock,
+        exchange=settings.name, markets=markets, store=store, engine=engine,
+        verifier=verifier, signer=exchange.current_key,
     )  # fmt: skip
     return exchange

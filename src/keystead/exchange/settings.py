@@ -39,7 +39,9 @@ class ExchangeSettings(BaseSettings):
     key_name: str = "exchange-ledger"
     key_spec: Literal["ED25519", "EC_P256", "EC_SECP256K1"] = "ED25519"
     pairs: tuple[str, ...] = ("BTC-USD:2:8", "ETH-USD:2:8")
-    key_status_ttl_seconds: Annotated[float, Field(ge=0, le=300)] = 2.0
+    # 0: ask Keystead on every signed request, so a revocation stops orders at once; a few
+    # seconds saves that round trip per order, and a revocation then takes up to that long.
+    key_status_ttl_seconds: Annotated[float, Field(ge=0, le=300)] = 0.0
     max_order_lifetime_seconds: Annotated[int, Field(ge=10, le=30 * 86400)] = 86400
     session_ttl_seconds: Annotated[int, Field(ge=60, le=86400)] = 3600
     operator_token_file: Path | None = None

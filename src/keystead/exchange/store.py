@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from keystead.exchange.canonical import decimal_text
 from keystead.exchange.ledger import LedgerRow
 from keystead.exchange.model import Side
 from keystead.exchange.money import Balance
@@ -62,6 +64,18 @@ class TradeRow:
     ledger_seq: int
 
 
+@dataclass
+class GroupRows:
+    """The rows one group of commands adds or changes, written with one statement per kind."""
+
+    accounts: list[Account] = field(default_factory=list)
+    nonces: list[tuple[str, str, int]] = field(default_factory=list)
+    sessions: list[tuple[str, str, int]] = field(default_factory=list)
+    orders: list[tuple[OrderRow, str, bytes]] = field(default_factory=list)
+    order_updates: dict[str, tuple[Decimal, str]] = field(default_factory=dict)
+    trades: list[TradeRow] = field(default_factory=list)
+
+
 def _order(row: sa.Row[Any]) -> OrderRow:
     return OrderRow(
         id=row.id, sequence=row.sequence, account=row.account, pair=row.pair,
@@ -86,6 +100,42 @@ def _ledger_row(row: sa.Row[Any]) -> LedgerRow:
     )  # fmt: skip
 
 
+_UPDATE_ORDER = (
+    sa.update(orders)
+    .where(orders.c.id == sa.bindparam("order_id"))
+    .values(remaining=sa.bindparam("new_remaining"), status=sa.bindparam("new_status"))
+)
+_UPDATE_BALANCE = (
+    sa.update(balances)
+    .where(
+        balances.c.account == sa.bindparam("account_key"),
+        balances.c.asset == sa.bindparam("asset_key"),
+    )
+    .values(available=sa.bindparam("available"), reserved=sa.bindparam("reserved"))
+)
+
+
+def _order_values(order: OrderRow, signed_request: str, signature: bytes) -> dict[str, Any]:
+    return {
+        "id": order.id, "sequence": order.sequence, "account": order.account,
+        "pair": order.pair, "side": order.side.value, "price": decimal_text(order.price),
+        "quantity": decimal_text(order.quantity), "remaining": decimal_text(order.remaining),
+        "status": order.status, "created_ms": order.created_ms,
+        "key_version": order.key_version, "signed_request": signed_request,
+        "signature": signature,
+    }  # fmt: skip
+
+
+def _trade_values(trade: TradeRow) -> dict[str, Any]:
+    return {
+        "id": trade.id, "pair": trade.pair, "price": decimal_text(trade.price),
+        "quantity": decimal_text(trade.quantity), "buy_order": trade.buy_order,
+        "sell_order": trade.sell_order, "buyer": trade.buyer, "seller": trade.seller,
+        "taker_side": trade.taker_side.value, "time_ms": trade.time_ms,
+        "ledger_seq": trade.ledger_seq,
+    }  # fmt: skip
+
+
 class Transaction:
     """The statements of one request, on one connection, committed together."""
 
@@ -99,66 +149,85 @@ class Transaction:
         )).first()  # fmt: skip
         return None if row is None else Account(row.name, row.key_id, row.registered_ms)
 
-    async def add_account(self, account: Account) -> None:
-        """Register an account."""
-        await self._connection.execute(sa.insert(accounts).values(
-            name=account.name, key_id=account.key_id, registered_ms=account.registered_ms
-        ))  # fmt: skip
+    async def write_group(
+        self,
+        rows: GroupRows,
+        new_balances: Mapping[tuple[str, str], Balance],
+        stored: AbstractSet[tuple[str, str]],
+    ) -> None:
+        """Write a group's rows and the balances it changed (``stored``: rows that exist)."""
+        run = self._connection.execute
+        if rows.accounts:
+            await run(sa.insert(accounts), [
+                {"name": a.name, "key_id": a.key_id, "registered_ms": a.registered_ms}
+                for a in rows.accounts
+            ])  # fmt: skip
+        if rows.nonces:
+            await run(sa.insert(nonces), [
+                {"account": a, "nonce": n, "expires_ms": e} for a, n, e in rows.nonces
+            ])  # fmt: skip
+        if rows.sessions:
+            await run(sa.insert(sessions), [
+                {"token_hash": h, "account": a, "expires_ms": e} for h, a, e in rows.sessions
+            ])  # fmt: skip
+        if rows.orders:
+            await run(sa.insert(orders), [_order_values(*item) for item in rows.orders])
+        if rows.order_updates:
+            await run(_UPDATE_ORDER, [
+                {"order_id": oid, "new_remaining": decimal_text(left), "new_status": status}
+                for oid, (left, status) in rows.order_updates.items()
+            ])  # fmt: skip
+        if rows.trades:
+            await run(sa.insert(trades), [_trade_values(trade) for trade in rows.trades])
+        await self._put_balances(new_balances, stored)
 
-    async def balances(self, names: Iterable[str]) -> dict[tuple[str, str], Balance]:
-        """The balances of these accounts, by (account, asset)."""
-        rows = await self._connection.execute(
-            sa.select(balances).where(balances.c.account.in_(set(names)))
-        )
+    async def _put_balances(
+        self, values: Mapping[tuple[str, str], Balance], stored: AbstractSet[tuple[str, str]]
+    ) -> None:
+        def row(key: tuple[str, str], balance: Balance) -> dict[str, str]:
+            return {"account_key": key[0], "asset_key": key[1],
+                    "available": decimal_text(balance.available),
+                    "reserved": decimal_text(balance.reserved)}  # fmt: skip
+
+        updates = [row(key, value) for key, value in values.items() if key in stored]
+        inserts = [row(key, value) for key, value in values.items() if key not in stored]
+        if updates:
+            await self._connection.execute(_UPDATE_BALANCE, updates)
+        if inserts:
+            await self._connection.execute(sa.insert(balances), [
+                {"account": r["account_key"], "asset": r["asset_key"],
+                 "available": r["available"], "reserved": r["reserved"]}
+                for r in inserts
+            ])  # fmt: skip
+
+    async def account_keys(self) -> dict[str, str]:
+        """Every account's key id, by account."""
+        rows = await self._connection.execute(sa.select(accounts.c.name, accounts.c.key_id))
+        return {row.name: row.key_id for row in rows}
+
+    async def all_balances(self) -> dict[tuple[str, str], Balance]:
+        """Every balance, by (account, asset)."""
+        rows = await self._connection.execute(sa.select(balances))
         return {
             (row.account, row.asset): Balance(Decimal(row.available), Decimal(row.reserved))
             for row in rows
         }
 
-    async def put_balances(
-        self, before: Mapping[tuple[str, str], Balance], after: Mapping[tuple[str, str], Balance]
-    ) -> None:
-        """Write the balances that changed (``before`` says which rows exist already)."""
-        for (account, asset), balance in after.items():
-            if before.get((account, asset)) == balance:
-                continue
-            values = {"available": str(balance.available), "reserved": str(balance.reserved)}
-            if (account, asset) in before:
-                await self._connection.execute(sa.update(balances).where(
-                    balances.c.account == account, balances.c.asset == asset
-                ).values(**values))  # fmt: skip
-            else:
-                await self._connection.execute(
-                    sa.insert(balances).values(account=account, asset=asset, **values)
-                )
-
-    async def nonce_used(self, account: str, nonce: str) -> bool:
-        """Whether the account has used this nonce."""
-        row = (await self._connection.execute(sa.select(nonces.c.nonce).where(
-            nonces.c.account == account, nonces.c.nonce == nonce
-        ))).first()  # fmt: skip
-        return row is not None
-
-    async def use_nonce(self, account: str, nonce: str, now_ms: int) -> None:
-        """Record a nonce as used (callers hold the exchange's lock and checked it first)."""
-        await self._connection.execute(
-            sa.insert(nonces).values(account=account, nonce=nonce, used_ms=now_ms)
+    async def balances_of(self, account: str) -> dict[str, Balance]:
+        """One account's balances, by asset."""
+        rows = await self._connection.execute(
+            sa.select(balances).where(balances.c.account == account).order_by(balances.c.asset)
         )
+        return {row.asset: Balance(Decimal(row.available), Decimal(row.reserved)) for row in rows}
 
-    async def add_order(self, order: OrderRow, signed_request: str, signature: bytes) -> None:
-        """Store a new order with the signed request it came in."""
-        await self._connection.execute(sa.insert(orders).values(
-            id=order.id, sequence=order.sequence, account=order.account, pair=order.pair,
-            side=order.side.value, price=str(order.price), quantity=str(order.quantity),
-            remaining=str(order.remaining), status=order.status, created_ms=order.created_ms,
-            key_version=order.key_version, signed_request=signed_request, signature=signature,
-        ))  # fmt: skip
+    async def live_nonces(self, now_ms: int) -> dict[tuple[str, str], int]:
+        """Nonces whose requests have not expired, with their expiry."""
+        rows = await self._connection.execute(sa.select(nonces).where(nonces.c.expires_ms > now_ms))
+        return {(row.account, row.nonce): row.expires_ms for row in rows}
 
-    async def update_order(self, order_id: str, remaining: Decimal, status: str) -> None:
-        """Set an order's remaining quantity and status."""
-        await self._connection.execute(sa.update(orders).where(orders.c.id == order_id).values(
-            remaining=str(remaining), status=status
-        ))  # fmt: skip
+    async def forget_nonces(self, before_ms: int) -> None:
+        """Delete the nonces of requests that expired before ``before_ms``."""
+        await self._connection.execute(sa.delete(nonces).where(nonces.c.expires_ms <= before_ms))
 
     async def order(self, order_id: str) -> OrderRow | None:
         """One order by id."""
@@ -185,15 +254,6 @@ class Transaction:
         """The highest order sequence number so far (0 when there is none)."""
         value = (await self._connection.execute(sa.select(sa.func.max(orders.c.sequence)))).scalar()
         return int(value or 0)
-
-    async def add_trade(self, trade: TradeRow) -> None:
-        """Store a trade."""
-        await self._connection.execute(sa.insert(trades).values(
-            id=trade.id, pair=trade.pair, price=str(trade.price), quantity=str(trade.quantity),
-            buy_order=trade.buy_order, sell_order=trade.sell_order, buyer=trade.buyer,
-            seller=trade.seller, taker_side=trade.taker_side.value, time_ms=trade.time_ms,
-            ledger_seq=trade.ledger_seq,
-        ))  # fmt: skip
 
     async def trades(self, pair: str | None, account: str | None, limit: int) -> list[TradeRow]:
         """The newest trades first, of a pair and/or an account."""
@@ -229,12 +289,6 @@ class Transaction:
             sa.select(ledger).where(ledger.c.seq > after).order_by(ledger.c.seq).limit(limit)
         )
         return [_ledger_row(row) for row in rows]
-
-    async def add_session(self, token_hash: str, account: str, expires_ms: int) -> None:
-        """Store a session by the hash of its token."""
-        await self._connection.execute(sa.insert(sessions).values(
-            token_hash=token_hash, account=account, expires_ms=expires_ms
-        ))  # fmt: skip
 
     async def session_account(self, token_hash: str, now_ms: int) -> str | None:
         """The account of a live session."""

@@ -60,7 +60,10 @@ nonces = sa.Table(
     "nonces", metadata,
     sa.Column("account", sa.String(64), primary_key=True),
     sa.Column("nonce", sa.String(64), primary_key=True),
-    sa.Column("used_ms", sa.BigInteger, nullable=False),
+    # Kept until the signed request it came in expires: a replay after that is refused as
+    # expired, so the row (and its place in memory) can go.
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+    sa.Index("ix_nonces_expiry", "expires_ms"),
 )  # fmt: skip
 
 ledger = sa.Table(

@@ -1,23 +1,24 @@
-"""Placing and cancelling orders: verify, reserve, match, settle, ledger, confirm.
+"""Orders and cancels: verified outside the writer, applied by it in arrival order.
 
-Everything that changes balances runs under the journal's lock: read the balances, work out
-every change (the book is previewed, not touched), check no balance goes negative, sign the
-ledger entries and the confirmation, commit, and only then move the book. A failure at any
-step before the commit leaves the database and the book as they were.
+An order is checked (shape, lifetime, key, signature) concurrently with others; then the
+engine's writer applies it: the nonce must be fresh, the book is previewed, every balance
+change is worked out and must keep balances non-negative, and only then do the book and the
+balances change, in memory and, with the rest of its group, in the database.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from keystead.exchange.book import BookOrder, Fill, OrderBook
+from keystead.exchange.book import BookOrder, Fill
 from keystead.exchange.canonical import decimal_text
 from keystead.exchange.confirmations import CONFIRMATION, SignedConfirmation
+from keystead.exchange.engine import Batch, Engine, Finish, PlannedEntry, Signed, Timings
 from keystead.exchange.errors import (
     AccountNotFound,
     InsufficientFunds,
@@ -27,8 +28,6 @@ from keystead.exchange.errors import (
     OrderNotOpen,
     UnknownPair,
 )
-from keystead.exchange.journal import Journal, PlannedEntry
-from keystead.exchange.keystead_link import ExchangeSignature
 from keystead.exchange.ledger import LedgerEntry
 from keystead.exchange.model import BalanceChange, Pair, Side
 from keystead.exchange.money import (
@@ -44,27 +43,233 @@ from keystead.exchange.money import (
 from keystead.exchange.money import InsufficientFunds as NotEnough
 from keystead.exchange.requests import CancelRequest, Envelope, OrderRequest
 from keystead.exchange.signatures import VersionKey
-from keystead.exchange.store import ExchangeStore, OrderRow, TradeRow, Transaction
+from keystead.exchange.state import BalanceKey, MarketState
+from keystead.exchange.store import ExchangeStore, OrderRow, TradeRow
 from keystead.exchange.verification import Checked, RequestVerifier
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """Everything one order will write, worked out before anything is."""
-
-    taker: BookOrder
-    fills: list[Fill]
-    trade_ids: list[str]
-    entries: list[PlannedEntry]
-    accounts: set[str]
-
-
-def _new_id() -> str:
+def new_id() -> str:
+    """A random id for an order, a trade or a deposit."""
     return uuid.uuid4().hex
 
 
+def settle(state: MarketState, changes: list[BalanceChange]) -> dict[BalanceKey, Balance]:
+    """The balances ``changes`` touch, after them.
+
+    Raises:
+        InsufficientFunds: One would go negative.
+    """
+    keys = {(change.account, change.asset) for change in changes}
+    touched = {key: state.balances[key] for key in keys if key in state.balances}
+    try:
+        return apply_changes(touched, changes)
+    except NotEnough as error:
+        raise InsufficientFunds(str(error)) from None
+
+
+def confirmation_base(
+    exchange: str, kind: str, checked: Checked, entry: LedgerEntry, now_ms: int
+) -> dict[str, Any]:
+    """The fields every confirmation has."""
+    return {
+        "type": CONFIRMATION, "exchange": exchange, "request": kind,
+        "request_digest": checked.digest, "ledger_seq": entry.seq,
+        "ledger_hash": entry.hash(), "time_ms": now_ms,
+    }  # fmt: skip
+
+
+def spend_nonce(
+    state: MarketState, batch: Batch, account: str, nonce: str, expires_ms: int
+) -> None:
+    """Record a nonce as used, in memory and in the group's transaction.
+
+    Raises:
+        NonceReused: It was used already.
+    """
+    if state.nonce_used(account, nonce):
+        raise NonceReused
+    state.nonces[account, nonce] = expires_ms
+    batch.rows.nonces.append((account, nonce, expires_ms))
+
+
+@dataclass
+class PlaceOrder:
+    """A verified order, for the writer to match."""
+
+    exchange: str
+    request: OrderRequest
+    checked: Checked
+    pair: Pair
+    price: Decimal
+    quantity: Decimal
+    signer: Callable[[], VersionKey]
+
+    def apply(self, state: MarketState, batch: Batch) -> Finish:
+        """Match the order and settle its fills.
+
+        Raises:
+            NonceReused: A replay.
+            InsufficientFunds: The reservation is not covered; the nonce is spent anyway,
+                so the signed order cannot come back once funds arrive.
+        """
+        request = self.request
+        expires_ms = request.expires_at * 1000
+        if state.nonce_used(request.account, request.nonce):
+            raise NonceReused
+        book = state.books[self.pair.symbol]
+        side = Side(request.side)
+        taker = BookOrder(new_id(), request.account, side, self.price, self.quantity,
+                          self.quantity, state.sequence + 1)  # fmt: skip
+        fills = book.preview(taker)
+        planned = self._planned(taker, fills)
+        try:
+            after = settle(state, [c for entry in planned for c in entry.changes])
+        except InsufficientFunds as refused:
+            spend_nonce(state, batch, request.account, request.nonce, expires_ms)
+            return _raise(refused)
+        spend_nonce(state, batch, request.account, request.nonce, expires_ms)
+        state.sequence = taker.sequence
+        state.balances.update(after)
+        makers = {f.maker_order_id: book.get(f.maker_order_id) for f in fills}
+        left_before = {oid: order.remaining for oid, order in makers.items() if order}
+        book.match(taker)
+        entries = [batch.append(item) for item in planned]
+        for order_id in left_before:
+            if book.get(order_id) is None:
+                state.open_orders.pop(order_id, None)
+        if taker.remaining > 0:
+            state.open_orders[taker.order_id] = self.pair.symbol
+        document = self._document(taker, fills, entries, batch.now_ms)
+        index = batch.document(document)
+        self._write(batch, taker, fills, entries, left_before)
+        return lambda signed: _confirmed(document, signed, index, self.signer())
+
+    def _planned(self, taker: BookOrder, fills: list[Fill]) -> list[PlannedEntry]:
+        pair = self.pair
+        reserve = reserve_changes(taker.account, pair, taker.side, taker.price, taker.quantity)
+        planned = [PlannedEntry("order", taker.order_id, reserve, {
+            "pair": pair.symbol, "side": taker.side.value, "price": decimal_text(taker.price),
+            "quantity": decimal_text(taker.quantity),
+        })]  # fmt: skip
+        planned.extend(
+            PlannedEntry("trade", new_id(), fill_changes(pair, fill), {
+                "pair": pair.symbol, "price": decimal_text(fill.price),
+                "quantity": decimal_text(fill.quantity), "buy_order": fill.buy_order_id,
+                "sell_order": fill.sell_order_id,
+            })
+            for fill in fills
+        )  # fmt: skip
+        return planned
+
+    def _document(
+        self, taker: BookOrder, fills: list[Fill], entries: list[LedgerEntry], now_ms: int
+    ) -> dict[str, Any]:
+        filled = EXACT.subtract(taker.quantity, taker.remaining)
+        return {
+            **confirmation_base(self.exchange, "order", self.checked, entries[-1], now_ms),
+            "order_id": taker.order_id, "account": taker.account, "pair": self.pair.symbol,
+            "side": taker.side.value, "price": decimal_text(taker.price),
+            "quantity": decimal_text(taker.quantity), "filled": decimal_text(filled),
+            "remaining": decimal_text(taker.remaining),
+            "status": "filled" if taker.remaining == 0 else "open",
+            "trades": [
+                {"trade_id": entry.ref, "price": decimal_text(fill.price),
+                 "quantity": decimal_text(fill.quantity)}
+                for fill, entry in zip(fills, entries[1:], strict=True)
+            ],
+        }  # fmt: skip
+
+    def _write(
+        self,
+        batch: Batch,
+        taker: BookOrder,
+        fills: list[Fill],
+        entries: list[LedgerEntry],
+        left_before: dict[str, Decimal],
+    ) -> None:
+        status = "filled" if taker.remaining == 0 else "open"
+        row = OrderRow(
+            taker.order_id, taker.sequence, taker.account, self.pair.symbol, taker.side,
+            taker.price, taker.quantity, taker.remaining, status, batch.now_ms,
+            self.checked.key.key.version,
+        )  # fmt: skip
+        batch.rows.orders.append((row, self.checked.signed_bytes.decode(), self.checked.signature))
+        remaining = dict(left_before)
+        for fill, entry in zip(fills, entries[1:], strict=True):
+            left = EXACT.subtract(remaining[fill.maker_order_id], fill.quantity)
+            remaining[fill.maker_order_id] = left
+            batch.rows.order_updates[fill.maker_order_id] = (
+                left,
+                "filled" if left == 0 else "open",
+            )
+            batch.rows.trades.append(TradeRow(
+                entry.ref, self.pair.symbol, fill.price, fill.quantity, fill.buy_order_id,
+                fill.sell_order_id, fill.buyer, fill.seller, fill.taker_side, batch.now_ms,
+                entry.seq,
+            ))  # fmt: skip
+
+
+@dataclass
+class CancelOrder:
+    """A verified cancel, for the writer to apply."""
+
+    exchange: str
+    request: CancelRequest
+    checked: Checked
+    order: OrderRow
+    signer: Callable[[], VersionKey]
+
+    def apply(self, state: MarketState, batch: Batch) -> Finish:
+        """Take the order off its book and release what it still holds.
+
+        Raises:
+            NonceReused: A replay.
+            OrderNotOpen: It was filled or cancelled meanwhile.
+        """
+        request, order = self.request, self.order
+        if state.nonce_used(request.account, request.nonce):
+            raise NonceReused
+        book = state.book_of(order.id)
+        resting = None if book is None else book.get(order.id)
+        if book is None or resting is None:
+            raise OrderNotOpen
+        pair = state.markets[order.pair]
+        released = release_changes(order.account, pair, order.side, order.price, resting.remaining)
+        after = settle(state, released)
+        spend_nonce(state, batch, request.account, request.nonce, request.expires_at * 1000)
+        state.balances.update(after)
+        book.cancel(order.id)
+        state.open_orders.pop(order.id, None)
+        entry = batch.append(PlannedEntry("cancel", order.id, released, {"pair": pair.symbol}))
+        document = {
+            **confirmation_base(self.exchange, "cancel", self.checked, entry, batch.now_ms),
+            "order_id": order.id, "account": order.account, "pair": order.pair,
+            "side": order.side.value, "price": decimal_text(order.price),
+            "quantity": decimal_text(order.quantity),
+            "filled": decimal_text(EXACT.subtract(order.quantity, resting.remaining)),
+            "remaining": "0", "status": "cancelled", "trades": [],
+        }  # fmt: skip
+        index = batch.document(document)
+        batch.rows.order_updates[order.id] = (resting.remaining, "cancelled")
+        return lambda signed: _confirmed(document, signed, index, self.signer())
+
+
+def _raise(error: Exception) -> Finish:
+    def finish(_: Signed) -> Any:  # noqa: ANN401 - never returns
+        raise error
+
+    return finish
+
+
+def _confirmed(
+    document: dict[str, Any], signed: Signed, index: int, key: VersionKey
+) -> SignedConfirmation:
+    made = signed.documents[index]
+    return SignedConfirmation(document, made.signature, key.key_id, made.version, key.spec)
+
+
 class TradingService:
-    """The books of every pair, and the two signed requests that change them."""
+    """Verifies orders and cancels, then hands them to the engine."""
 
     def __init__(  # noqa: PLR0913 - the parts an order passes through
         self,
@@ -72,37 +277,21 @@ class TradingService:
         exchange: str,
         markets: dict[str, Pair],
         store: ExchangeStore,
-        journal: Journal,
+        engine: Engine,
         verifier: RequestVerifier,
-        own_key: Callable[[], VersionKey],
-        clock: Callable[[], float] = time.time,
+        signer: Callable[[], VersionKey],
     ) -> None:
         self._exchange = exchange
         self._markets = markets
         self._store = store
-        self._journal = journal
+        self._engine = engine
         self._verifier = verifier
-        self._own_key = own_key
-        self._clock = clock
-        self.books = {symbol: OrderBook(pair) for symbol, pair in markets.items()}
-        self._sequence = 0
+        self._signer = signer
 
-    async def load(self) -> None:
-        """Rebuild the books from the open orders (at start)."""
-        async with self._store.transaction() as tx:
-            for row in await tx.open_orders():
-                self.books[row.pair].rest(BookOrder(
-                    row.id, row.account, row.side, row.price, row.quantity, row.remaining,
-                    row.sequence,
-                ))  # fmt: skip
-            self._sequence = await tx.last_sequence()
-            await self._journal.load(tx)
-
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
-
-    async def place(self, envelope: Envelope) -> SignedConfirmation:
+    async def place(self, envelope: Envelope, timings: Timings | None = None) -> SignedConfirmation:
         """Verify a signed order, then match it and record everything it changed.
+
+        ``timings``, if given, receives where the time went (the ``Server-Timing`` header).
 
         Raises:
             BadRequest, InvalidOrder, OrderExpired, UnknownPair: A malformed order.
@@ -118,27 +307,11 @@ class TradingService:
             msg = f"no market trades {request.pair!r}; see GET /v1/info"
             raise UnknownPair(msg)
         price, quantity = _amounts(request, pair)
-        checked = await self._checked(envelope, request.account)
-        async with self._journal.lock:
-            await self._require_fresh(request.account, request.nonce)
-            plan = self._plan(request, pair, price, quantity)
-            async with self._store.transaction() as tx:
-                before = await tx.balances(plan.accounts)
-            changes = [change for entry in plan.entries for change in entry.changes]
-            after = await self._apply(before, changes, request.account, request.nonce)
-            now = self._now_ms()
-            entries = self._journal.chain(plan.entries, now)
-            document = self._order_confirmation(request, checked, plan, entries[-1], now)
-            batch = await self._journal.sign(entries, [document])
-            async with self._store.transaction() as tx:
-                await tx.use_nonce(request.account, request.nonce, now)
-                await tx.put_balances(before, after)
-                await self._store_order(tx, plan, request, checked, now)
-                await self._store_trades(tx, plan, pair, [row.seq for row in batch.rows[1:]], now)
-                await self._journal.store(tx, batch.rows)
-            self._journal.committed(batch.rows)
-            self.books[pair.symbol].match(plan.taker)
-        return self._signed(document, batch.documents[0])
+        checked = await self._checked(envelope, request.account, timings)
+        command = PlaceOrder(self._exchange, request, checked, pair, price, quantity,
+                             self._signer)  # fmt: skip
+        confirmed: SignedConfirmation = await self._engine.submit(command, timings)
+        return confirmed
 
     async def cancel(self, envelope: Envelope) -> SignedConfirmation:
         """Verify a signed cancel and release what remains of the order.
@@ -149,172 +322,32 @@ class TradingService:
             (and the verification errors of :meth:`place`)
         """
         request = self._verifier.read(envelope, CancelRequest)
-        checked = await self._checked(envelope, request.account)
-        async with self._journal.lock:
-            await self._require_fresh(request.account, request.nonce)
-            async with self._store.transaction() as tx:
-                order = await tx.order(request.order_id)
-                if order is None or order.account != request.account:
-                    raise OrderNotFound
-                if order.status != "open":
-                    raise OrderNotOpen
-                before = await tx.balances([order.account])
-            pair = self._markets[order.pair]
-            released = release_changes(order.account, pair, order.side, order.price,
-                                       order.remaining)  # fmt: skip
-            after = await self._apply(before, released, request.account, request.nonce)
-            now = self._now_ms()
-            planned = PlannedEntry("cancel", order.id, released, {"pair": pair.symbol})
-            entries = self._journal.chain([planned], now)
-            document = self._cancel_confirmation(request, checked, order, entries[-1], now)
-            batch = await self._journal.sign(entries, [document])
-            async with self._store.transaction() as tx:
-                await tx.use_nonce(request.account, request.nonce, now)
-                await tx.put_balances(before, after)
-                await tx.update_order(order.id, order.remaining, "cancelled")
-                await self._journal.store(tx, batch.rows)
-            self._journal.committed(batch.rows)
-            self.books[pair.symbol].cancel(order.id)
-        return self._signed(document, batch.documents[0])
-
-    async def _checked(self, envelope: Envelope, account: str) -> Checked:
+        checked = await self._checked(envelope, request.account, None)
         async with self._store.transaction() as tx:
-            found = await tx.account(account)
-        if found is None:
+            order = await tx.order(request.order_id)
+        if order is None or order.account != request.account:
+            raise OrderNotFound
+        if order.status != "open":
+            raise OrderNotOpen
+        command = CancelOrder(self._exchange, request, checked, order, self._signer)
+        confirmed: SignedConfirmation = await self._engine.submit(command)
+        return confirmed
+
+    async def _checked(self, envelope: Envelope, account: str, timings: Timings | None) -> Checked:
+        key_id = self._engine.state.accounts.get(account)
+        if key_id is None:
             raise AccountNotFound
-        return await self._verifier.check(envelope, account, found.key_id)
-
-    async def _require_fresh(self, account: str, nonce: str) -> None:
-        """Refuse a nonce the account has used (caller holds the lock until it records it)."""
-        async with self._store.transaction() as tx:
-            if await tx.nonce_used(account, nonce):
-                raise NonceReused
-
-    async def _apply(
-        self,
-        before: dict[tuple[str, str], Balance],
-        changes: Sequence[BalanceChange],
-        account: str,
-        nonce: str,
-    ) -> dict[tuple[str, str], Balance]:
-        """The balances after ``changes``; an order refused for funds spends its nonce.
-
-        Spending it means the signed order cannot be replayed later, once funds arrive; an
-        order refused because Keystead did not sign keeps its nonce, so the user may retry.
-        """
-        try:
-            return apply_changes(before, changes)
-        except NotEnough as error:
-            async with self._store.transaction() as tx:
-                await tx.use_nonce(account, nonce, self._now_ms())
-            raise InsufficientFunds(str(error)) from None
-
-    def _plan(self, request: OrderRequest, pair: Pair, price: Decimal, quantity: Decimal) -> _Plan:
-        self._sequence += 1
-        side = Side(request.side)
-        taker = BookOrder(_new_id(), request.account, side, price, quantity, quantity,
-                          self._sequence)  # fmt: skip
-        fills = self.books[pair.symbol].preview(taker)
-        reserve = reserve_changes(request.account, pair, side, price, quantity)
-        entries = [PlannedEntry("order", taker.order_id, reserve, {
-            "pair": pair.symbol, "side": side.value, "price": decimal_text(price),
-            "quantity": decimal_text(quantity),
-        })]  # fmt: skip
-        trade_ids = [_new_id() for _ in fills]
-        for fill, trade_id in zip(fills, trade_ids, strict=True):
-            entries.append(PlannedEntry("trade", trade_id, fill_changes(pair, fill), {
-                "pair": pair.symbol, "price": decimal_text(fill.price),
-                "quantity": decimal_text(fill.quantity), "buy_order": fill.buy_order_id,
-                "sell_order": fill.sell_order_id,
-            }))  # fmt: skip
-        accounts = {request.account, *(fill.maker_account for fill in fills)}
-        return _Plan(taker, fills, trade_ids, entries, accounts)
-
-    async def _store_order(
-        self, tx: Transaction, plan: _Plan, request: OrderRequest, checked: Checked, now: int
-    ) -> None:
-        taker = plan.taker
-        filled = sum((fill.quantity for fill in plan.fills), Decimal(0))
-        remaining = EXACT.subtract(taker.quantity, filled)
-        status = "filled" if remaining == 0 else "open"
-        row = OrderRow(
-            taker.order_id, taker.sequence, taker.account, request.pair, taker.side, taker.price,
-            taker.quantity, remaining, status, now, checked.key.key.version,
-        )  # fmt: skip
-        await tx.add_order(row, checked.signed_bytes.decode(), checked.signature)
-        book = self.books[request.pair]
-        for fill in plan.fills:
-            maker = book.get(fill.maker_order_id)
-            assert maker is not None  # noqa: S101 - previewed under the same lock
-            left = EXACT.subtract(maker.remaining, _filled_of(plan.fills, maker.order_id))
-            await tx.update_order(maker.order_id, left, "filled" if left == 0 else "open")
-
-    async def _store_trades(
-        self, tx: Transaction, plan: _Plan, pair: Pair, seqs: Sequence[int], now: int
-    ) -> None:
-        for fill, trade_id, seq in zip(plan.fills, plan.trade_ids, seqs, strict=True):
-            await tx.add_trade(TradeRow(
-                trade_id, pair.symbol, fill.price, fill.quantity, fill.buy_order_id,
-                fill.sell_order_id, fill.buyer, fill.seller, fill.taker_side, now, seq,
-            ))  # fmt: skip
-
-    def _base_document(
-        self, kind: str, checked: Checked, entry: LedgerEntry, now: int
-    ) -> dict[str, Any]:
-        return {
-            "type": CONFIRMATION, "exchange": self._exchange, "request": kind,
-            "request_digest": checked.digest, "ledger_seq": entry.seq,
-            "ledger_hash": entry.hash(), "time_ms": now,
-        }  # fmt: skip
-
-    def _order_confirmation(
-        self, request: OrderRequest, checked: Checked, plan: _Plan, last: LedgerEntry, now: int
-    ) -> dict[str, Any]:
-        filled = sum((fill.quantity for fill in plan.fills), Decimal(0))
-        remaining = EXACT.subtract(plan.taker.quantity, filled)
-        return {
-            **self._base_document("order", checked, last, now),
-            "order_id": plan.taker.order_id, "account": request.account, "pair": request.pair,
-            "side": request.side, "price": decimal_text(plan.taker.price),
-            "quantity": decimal_text(plan.taker.quantity), "filled": decimal_text(filled),
-            "remaining": decimal_text(remaining),
-            "status": "filled" if remaining == 0 else "open",
-            "trades": [
-                {"trade_id": trade_id, "price": decimal_text(fill.price),
-                 "quantity": decimal_text(fill.quantity)}
-                for fill, trade_id in zip(plan.fills, plan.trade_ids, strict=True)
-            ],
-        }  # fmt: skip
-
-    def _cancel_confirmation(
-        self, request: CancelRequest, checked: Checked, order: OrderRow, last: LedgerEntry, now: int
-    ) -> dict[str, Any]:
-        return {
-            **self._base_document("cancel", checked, last, now),
-            "order_id": order.id, "account": request.account, "pair": order.pair,
-            "side": order.side.value, "price": decimal_text(order.price),
-            "quantity": decimal_text(order.quantity),
-            "filled": decimal_text(EXACT.subtract(order.quantity, order.remaining)),
-            "remaining": "0", "status": "cancelled", "trades": [],
-        }  # fmt: skip
-
-    def _signed(self, document: dict[str, Any], made: ExchangeSignature) -> SignedConfirmation:
-        key = self._own_key()
-        return SignedConfirmation(document, made.signature, key.key_id, made.version, key.spec)
+        started = time.perf_counter()
+        checked = await self._verifier.check(envelope, account, key_id)
+        if timings is not None:
+            timings["verify"] = time.perf_counter() - started
+        return checked
 
 
 def _amounts(request: OrderRequest, pair: Pair) -> tuple[Decimal, Decimal]:
     try:
-        price = _parse(request.price, pair.price_places, "price", pair)
-        quantity = _parse(request.quantity, pair.quantity_places, "quantity", pair)
+        price = parse_amount(request.price, pair.price_places, "price", pair.symbol)
+        quantity = parse_amount(request.quantity, pair.quantity_places, "quantity", pair.symbol)
     except InvalidAmount as error:
         raise InvalidOrder(str(error)) from None
     return price, quantity
-
-
-def _parse(text: str, places: int, what: str, pair: Pair) -> Decimal:
-    return parse_amount(text, places, what, pair.symbol)
-
-
-def _filled_of(fills: Sequence[Fill], order_id: str) -> Decimal:
-    return sum((fill.quantity for fill in fills if fill.maker_order_id == order_id), Decimal(0))

@@ -533,7 +533,8 @@ def test_user_reset_password(server: FakeServer, tmp_path: Path) -> None:
 
 def test_user_public_key(server: FakeServer, tmp_path: Path) -> None:
     server.on("GET", "/v1/users/alice/public-key", {"username": "alice", "public_key": PEM,
-              "key_id": USER["key_id"], "version": 1, "spec": "ED25519"})  # fmt: skip
+              "key_id": USER["key_id"], "version": 1, "spec": "ED25519", "primary_version": 1,
+              "key_state": "ACTIVE", "version_state": "ACTIVE"})  # fmt: skip
     result = run("user", "public-key", "alice")
     assert_clean_exit(result, 0)
     assert result.stdout == PEM

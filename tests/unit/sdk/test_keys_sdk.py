@@ -123,6 +123,9 @@ VERSIONS = {
 ENCRYPTED = {"ciphertext": b64(CIPHERTEXT), "key_id": KEY_ID, "version": 3}
 DECRYPTED = {"plaintext": b64(PLAINTEXT), "key_id": KEY_ID, "version": 3}
 SIGNED = {"signature": b64(SIGNATURE), "key_id": KEY_ID, "version": 3, "algorithm": "ECDSA_SHA_256"}
+SIGNED_BATCH = {"key_id": KEY_ID, "algorithm": "ECDSA_SHA_256", "results": [
+    {"signature": b64(SIGNATURE), "version": 3}, {"signature": b64(SIGNATURE), "version": 3},
+]}  # fmt: skip
 MACED = {"mac": b64(TAG), "key_id": KEY_ID, "version": 3, "algorithm": "HMAC_SHA256"}
 SHARED = {"shared_secret": b64(SECRET), "key_id": KEY_ID, "version": 1}
 
@@ -181,6 +184,12 @@ def _check_signature(result: Signature) -> None:
     assert result == Signature(
         signature=SIGNATURE, key_id=KEY_ID, version=3, algorithm="ECDSA_SHA_256"
     )
+
+
+def _check_signatures(result: list[Signature]) -> None:
+    assert len(result) == 2
+    for signature in result:
+        _check_signature(signature)
 
 
 def _check_mac(result: Mac) -> None:
@@ -329,6 +338,9 @@ CASES = [
     Case("keys.sign", ("ec",), {"digest": b"\x01" * 32, "algorithm": "ECDSA_SHA_256"}, "POST",
          "/v1/keys/ec/sign", {"digest": b64(b"\x01" * 32), "algorithm": "ECDSA_SHA_256"},
          SIGNED, _check_signature),
+    Case("keys.sign_batch", ("ec", [b"a", b"b"]), {}, "POST", "/v1/keys/ec/sign/batch",
+         {"items": [{"message": b64(b"a")}, {"message": b64(b"b")}]}, SIGNED_BATCH,
+         _check_signatures),
     Case("keys.verify", ("ec", SIGNATURE), {"message": b"hello"}, "POST",
          "/v1/keys/ec/verify", {"signature": b64(SIGNATURE), "message": b64(b"hello")},
          {"valid": True}, _is_true),
@@ -403,6 +415,8 @@ def test_random_mirrors_between_clients() -> None:
         (lambda c: c.keys.sign("ec"), "exactly one of message and digest"),
         (lambda c: c.keys.sign("ec", message=b"m", digest=b"d"), "exactly one"),
         (lambda c: c.keys.verify("ec", SIGNATURE), "exactly one"),
+        (lambda c: c.keys.sign_batch("ec", []), "1 to 1000 messages, not 0"),
+        (lambda c: c.keys.sign_batch("ec", [b"m"] * 1001), "not 1001"),
         (lambda c: c.keys.list(tag="team"), "NAME=VALUE"),
         (lambda c: c.keys.list(tag=("a=b", "c")), "must not contain '='"),
         (lambda c: c.keys.create("k", "AES_256_GCM", activation_date=NAIVE),
@@ -538,3 +552,15 @@ def test_models_are_frozen() -> None:
     secret = SharedSecret(shared_secret=SECRET, key_id=KEY_ID, version=1)
     with pytest.raises(ValueError, match="frozen"):
         secret.version = 2  # type: ignore[misc]
+
+
+def test_a_failed_batch_item_raises_its_own_error() -> None:
+    answer = {**SIGNED_BATCH, "results": [
+        {"signature": b64(SIGNATURE), "version": 3},
+        {"error": {"code": "KeyStateForbidsOperation", "detail": "the key is SUSPENDED"}},
+    ]}  # fmt: skip
+    with sync_client(Server(body=answer)) as client, pytest.raises(Conflict) as caught:
+        client.keys.sign_batch("ec", [b"a", b"b"])
+    assert (caught.value.code, caught.value.detail) == (
+        "KeyStateForbidsOperation", "the key is SUSPENDED",
+    )  # fmt: skip
