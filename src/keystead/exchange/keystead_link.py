@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from keystead.exchange.errors import AccountNotFound, KeyNotUsable, KeysteadUnavailable
+from keystead.exchange.errors import NotFound as ExchangeNotFound
 from keystead.exchange.signatures import VersionKey, public_key_from_pem
 from keystead_sdk import AsyncClient, KeysteadSDKError, NotFound, UserNotFound
 
@@ -149,6 +150,7 @@ class KeysteadLink:
         """One version (the primary by default) of the exchange's key.
 
         Raises:
+            NotFound: The key has no such version.
             KeysteadUnavailable: Keystead refused or did not answer.
         """
         if version is not None and version in self._own_keys:
@@ -159,6 +161,9 @@ class KeysteadLink:
             if chosen in self._own_keys:
                 return self._own_keys[chosen]
             public = await self._client.keys.public_key(self._key_name, "der", chosen)
+        except NotFound:
+            msg = f"the exchange's key has no version {version}"
+            raise ExchangeNotFound(msg) from None
         except KeysteadSDKError as error:
             raise KeysteadUnavailable(_reason(error)) from None
         key = VersionKey(described.id, chosen, described.spec, public.der or b"")

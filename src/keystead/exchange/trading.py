@@ -323,6 +323,8 @@ class TradingService:
         """
         request = self._verifier.read(envelope, CancelRequest)
         checked = await self._checked(envelope, request.account, None)
+        if self._engine.state.nonce_used(request.account, request.nonce):
+            raise NonceReused  # before the order's status, so a replay is named as one
         async with self._store.transaction() as tx:
             order = await tx.order(request.order_id)
         if order is None or order.account != request.account:
