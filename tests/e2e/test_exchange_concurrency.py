@@ -23,7 +23,8 @@ from exchange_process import Deployment, deployment
 
 from keystead.exchange.client import ExchangeClient
 from keystead.exchange.confirmations import SignedConfirmation
-from keystead.exchange.ledger import ChainReport, LedgerRow, verify_chain
+from keystead.exchange.ledger import LedgerRow
+from keystead.exchange.ledger_check import ChainReport, verify_chain
 from keystead.exchange.signatures import VersionKey, public_key_from_pem, verify_signed
 
 pytestmark = pytest.mark.timeout(240)

@@ -21,7 +21,8 @@ from exchange_process import PASSWORD, Deployment, deployment
 from keystead.exchange.canonical import canonical_bytes
 from keystead.exchange.client import ExchangeAPIError
 from keystead.exchange.confirmations import read_confirmation, verify_confirmation
-from keystead.exchange.ledger import LedgerRow, verify_chain
+from keystead.exchange.ledger import LedgerRow
+from keystead.exchange.ledger_check import verify_chain
 from keystead.exchange.signatures import VersionKey, public_key_from_pem, verify_signed
 
 pytestmark = pytest.mark.timeout(180)

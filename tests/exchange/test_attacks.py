@@ -24,7 +24,8 @@ import pytest
 from exchange_support import Market, running_market
 from keystead.exchange.canonical import canonical_bytes
 from keystead.exchange.client import ExchangeAPIError, ExchangeClient
-from keystead.exchange.ledger import ChainReport, LedgerRow, verify_chain
+from keystead.exchange.ledger import LedgerRow
+from keystead.exchange.ledger_check import ChainReport, verify_chain
 from keystead.exchange.requests import LOGIN, ORDER, REGISTER
 from keystead.exchange.signatures import VersionKey, public_key_from_pem, verify_signed
 

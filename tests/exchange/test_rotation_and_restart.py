@@ -22,7 +22,8 @@ from identity_support import forwarding_transport
 from keystead.exchange.app import create_exchange_app
 from keystead.exchange.client import ExchangeAPIError, ExchangeClient
 from keystead.exchange.confirmations import ConfirmationInvalid, verify_confirmation
-from keystead.exchange.ledger import LedgerRow, verify_chain
+from keystead.exchange.ledger import LedgerRow
+from keystead.exchange.ledger_check import verify_chain
 from keystead.exchange.requests import ORDER
 from keystead.exchange.signatures import VersionKey, public_key_from_pem, verify_signed
 from keystead_sdk import AsyncClient, KeysteadSDKError

@@ -34,7 +34,8 @@ from keystead.exchange.confirmations import (
     read_confirmation,
     verify_confirmation,
 )
-from keystead.exchange.ledger import ChainReport, LedgerRow, verify_chain
+from keystead.exchange.ledger import LedgerRow
+from keystead.exchange.ledger_check import ChainReport, verify_chain
 from keystead.exchange.signatures import (
     VersionKey,
     public_key_from_pem,

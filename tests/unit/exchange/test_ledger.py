@@ -19,14 +19,13 @@ from hypothesis import strategies as st
 from keystead.exchange.canonical import canonical_bytes, digest_hex
 from keystead.exchange.ledger import (
     GENESIS_HASH,
-    ChainReport,
     LedgerEntry,
     LedgerFormatError,
     LedgerRow,
     next_entry,
     parse_body,
-    verify_chain,
 )
+from keystead.exchange.ledger_check import ChainReport, verify_chain
 from keystead.exchange.model import BalanceChange
 from keystead.exchange.signatures import VersionKey, verify_signed
 
