@@ -37,7 +37,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keystead.exchange.canonical import decimal_text
-from keystead.exchange.errors import BadRequest, ExchangeError, NotFound, UnknownPair
+from keystead.exchange.errors import (
+    BadRequest,
+    ExchangeError,
+    NotFound,
+    PayloadTooLarge,
+    UnknownPair,
+)
 from keystead.exchange.requests import decode_envelope
 from keystead.exchange.service import Exchange, build_exchange
 from keystead.exchange.settings import ExchangeSettings
@@ -80,11 +86,14 @@ def _bearer(request: Request) -> str | None:
 
 
 async def _body(request: Request) -> bytes:
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        msg = f"the body is larger than {_MAX_BODY} bytes"
-        raise BadRequest(msg)
-    return body
+    """The body, read no further than the limit (a larger one is refused, not buffered)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY:
+            msg = f"the body is larger than {_MAX_BODY} bytes"
+            raise PayloadTooLarge(msg)
+    return bytes(body)
 
 
 def _int_query(request: Request, name: str, default: int, maximum: int) -> int:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import structlog
 
 from keystead.exchange.canonical import canonical_bytes
-from keystead.exchange.errors import ExchangeError
+from keystead.exchange.errors import ExchangeBusy, ExchangeError
 from keystead.exchange.keystead_link import ExchangeSignature, KeysteadLink
 from keystead.exchange.ledger import LedgerEntry, LedgerRow, next_entry
 from keystead.exchange.model import BalanceChange
@@ -29,6 +29,7 @@ from keystead.exchange.store import ExchangeStore, GroupRows
 
 _log = structlog.get_logger("keystead.exchange")
 MAX_GROUP = 256
+MAX_WAITING = 10_000  # beyond this a request is refused at once (503) instead of queued
 Timings = dict[str, float]
 
 
@@ -119,7 +120,7 @@ class Engine:
         self._store = store
         self._link = link
         self._clock = clock
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(MAX_WAITING)
         self._task: asyncio.Task[None] | None = None
 
     def now_ms(self) -> int:
@@ -141,11 +142,15 @@ class Engine:
         """Apply a command in turn; returns its answer once its group has committed.
 
         Raises:
+            ExchangeBusy: Too many requests are waiting already.
             ExchangeError: The command was refused, or its group could not be signed or
                 committed (then nothing of it was kept).
         """
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(command, future, timings))
+        try:
+            self._queue.put_nowait(_Pending(command, future, timings))
+        except asyncio.QueueFull:
+            raise ExchangeBusy from None
         return await future
 
     async def _reload(self) -> None:

@@ -3,10 +3,12 @@
 ```
 ExchangeError
 ├── BadRequest (400) ── InvalidOrder, OrderExpired, InvalidSignature, UnknownPair
+├── PayloadTooLarge (413)
 ├── Unauthenticated (401)
 ├── Forbidden (403) ─── KeyNotAccounts, KeyNotUsable
 ├── NotFound (404) ──── AccountNotFound, OrderNotFound
 ├── Conflict (409) ──── NonceReused, InsufficientFunds, AccountExists, OrderNotOpen
+├── ExchangeBusy (503)
 └── KeysteadUnavailable (503)
 ```
 """
@@ -60,6 +62,14 @@ class UnknownPair(BadRequest):
     """No market trades that pair."""
 
     code = "UnknownPair"
+
+
+class PayloadTooLarge(ExchangeError):
+    """The body is larger than the exchange reads."""
+
+    code = "PayloadTooLarge"
+    status = 413
+    default_message = "the body is too large"
 
 
 class Unauthenticated(ExchangeError):
@@ -146,6 +156,14 @@ class OrderNotOpen(Conflict):
 
     code = "OrderNotOpen"
     default_message = "the order is no longer open"
+
+
+class ExchangeBusy(ExchangeError):
+    """More requests wait for the writer than it holds; the client should retry later."""
+
+    code = "ExchangeBusy"
+    status = 503
+    default_message = "the exchange is busy; try again"
 
 
 class KeysteadUnavailable(ExchangeError):
