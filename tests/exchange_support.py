@@ -7,18 +7,18 @@ the in-process Keystead app; users sign through their own SDK clients the same w
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import pytest
 from starlette.testclient import TestClient
 
-from identity_support import PASSWORD, Server, forwarding_transport, running
+from identity_support import PASSWORD, Server, forward_to, forwarding_transport, running
 from keystead.config import load_settings
 from keystead.exchange.app import create_exchange_app
-from keystead.exchange.client import ExchangeClient
+from keystead.exchange.client import ExchangeAPIError, ExchangeClient
 from keystead.exchange.settings import ExchangeSettings, load_exchange_settings
 from keystead_sdk import AsyncClient, Client
 
@@ -61,7 +61,7 @@ class Market:
     def client(self, username: str | None = None, token: str | None = None) -> ExchangeClient:
         keystead = None if token is None else self.keystead_client(token)
         return ExchangeClient("https://x", keystead=keystead, username=username,
-                              transport=_forward(self.exchange))  # fmt: skip
+                              transport=forward_to(self.exchange))  # fmt: skip
 
     def user(self, name: str, *, register: bool = True, login: bool = True) -> ExchangeClient:
         """A Keystead user with an exchange account and a session."""
@@ -88,17 +88,6 @@ class Market:
         raise AssertionError  # pragma: no cover
 
 
-def _forward(app_client: TestClient) -> httpx.MockTransport:
-    def forward(request: httpx.Request) -> httpx.Response:
-        answer = app_client.request(
-            request.method, request.url.raw_path.decode(), content=request.read(),
-            headers=dict(request.headers),
-        )  # fmt: skip
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
-
-    return httpx.MockTransport(forward)
-
-
 @contextmanager
 def running_market(tmp_path: Path, **exchange_settings: object) -> Iterator[Market]:
     """An initialised Keystead with registration open, and an exchange using it."""
@@ -119,4 +108,41 @@ def running_market(tmp_path: Path, **exchange_settings: object) -> Iterator[Mark
             yield Market(keystead, exchange, chosen, operator)
 
 
-__all__ = ["PASSWORD", "Market", "running_market"]
+@pytest.fixture(name="market")
+def market_fixture(tmp_path: Path) -> Iterator[Market]:
+    """A running market for one test (import it; pytest finds it by name)."""
+    with running_market(tmp_path) as started:
+        yield started
+
+
+def funded(market: Market, deposits: Mapping[str, Mapping[str, str]]) -> tuple[ExchangeClient, ...]:
+    """Make each user (in order), then make each deposit: ``{"alice": {"BTC": "1"}, ...}``."""
+    users = tuple(market.user(name) for name in deposits)
+    for name, amounts in deposits.items():
+        for asset, amount in amounts.items():
+            market.deposit(name, asset, amount)
+    return users
+
+
+def balances(client: ExchangeClient) -> dict[str, tuple[str, str]]:
+    """Asset -> (available, reserved) as the exchange reports them."""
+    return {b["asset"]: (b["available"], b["reserved"]) for b in client.me()["balances"]}
+
+
+def refused(call: Callable[[], object], status: int, code: str) -> ExchangeAPIError:
+    """Run ``call``; it must fail with this status and code."""
+    with pytest.raises(ExchangeAPIError) as caught:
+        call()
+    assert (caught.value.status, caught.value.code) == (status, code), caught.value
+    return caught.value
+
+
+__all__ = [
+    "PASSWORD",
+    "Market",
+    "balances",
+    "funded",
+    "market_fixture",
+    "refused",
+    "running_market",
+]

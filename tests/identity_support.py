@@ -71,9 +71,14 @@ def running(settings: Settings, shares: int = 1, threshold: int = 1) -> Iterator
 
 def forwarding_transport(server: Server) -> httpx.MockTransport:
     """A transport that hands each request to the in-process server (for SDK clients)."""
+    return forward_to(server.client)
+
+
+def forward_to(client: TestClient) -> httpx.MockTransport:
+    """A transport that hands each request to an in-process app through its test client."""
 
     def forward(request: httpx.Request) -> httpx.Response:
-        answer = server.client.request(
+        answer = client.request(
             request.method, request.url.raw_path.decode(), content=request.read(),
             headers=dict(request.headers),
         )  # fmt: skip

@@ -9,7 +9,6 @@ request through it; the exchange never sees a password.
 from __future__ import annotations
 
 import os
-import signal
 import ssl
 import subprocess
 import time
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from server_process import KEYSTEAD, ServerProcess, free_port, production_server
+from server_process import KEYSTEAD, ServerProcess, free_port, production_server, stop_process
 
 from keystead.exchange.client import ExchangeClient
 from keystead_sdk import Client
@@ -80,16 +79,7 @@ class ExchangeProcess:
         raise RuntimeError(msg)
 
     def stop(self) -> int:
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        code = self.process.returncode
+        code = stop_process(self.process)
         self.process = None
         return code
 

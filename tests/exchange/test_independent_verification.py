@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from exchange_support import Market, running_market
+from exchange_support import (
+    Market,
+    market_fixture,  # noqa: F401  (a fixture: pytest finds it by name)
+)
 from keystead.exchange.client import ExchangeClient
 from keystead.exchange.requests import ORDER
 
 PAIR = "BTC-USD"
-
-
-@pytest.fixture
-def market(tmp_path: Path) -> Iterator[Market]:
-    with running_market(tmp_path) as started:
-        yield started
 
 
 def user_pem(market: Market, name: str) -> str:

@@ -6,31 +6,24 @@ balances, the book, the trades and the ledger are read back through the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from exchange_support import Market, running_market
+from exchange_support import (
+    Market,
+    balances,
+    funded,
+    market_fixture,  # noqa: F401  (a fixture: pytest finds it by name)
+    refused,
+)
 from keystead.exchange.client import ExchangeAPIError, ExchangeClient
 from keystead.exchange.requests import ORDER
 
 PAIR = "BTC-USD"
-
-
-@pytest.fixture
-def market(tmp_path: Path) -> Iterator[Market]:
-    with running_market(tmp_path) as started:
-        yield started
-
-
-def balances(client: ExchangeClient) -> dict[str, tuple[str, str]]:
-    """Asset -> (available, reserved) as the exchange reports them."""
-    return {b["asset"]: (b["available"], b["reserved"]) for b in client.me()["balances"]}
 
 
 def balance(client: ExchangeClient, asset: str) -> tuple[str, str]:
@@ -43,13 +36,6 @@ def order_of(client: ExchangeClient, order_id: str) -> dict[str, Any]:
     return found[0]
 
 
-def refused(call: Callable[[], object], status: int, code: str) -> ExchangeAPIError:
-    with pytest.raises(ExchangeAPIError) as caught:
-        call()
-    assert (caught.value.status, caught.value.code) == (status, code), caught.value
-    return caught.value
-
-
 def no_negative(market: Market) -> None:
     for client in market.users.values():
         for available, reserved in balances(client).values():
@@ -58,8 +44,7 @@ def no_negative(market: Market) -> None:
 
 
 def test_a_sell_below_no_bid_rests_on_the_book(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "BTC", "2")
+    (alice,) = funded(market, {"alice": {"BTC": "2"}})
     placed = alice.order("sell", PAIR, "1.5", "100")
     document = placed.confirmation
     assert (document["status"], document["filled"], document["remaining"]) == ("open", "0", "1.5")
@@ -71,9 +56,7 @@ def test_a_sell_below_no_bid_rests_on_the_book(market: Market) -> None:
 
 
 def test_a_crossing_buy_is_filled_fully(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "1")
-    market.deposit("bob", "USD", "1000")
+    alice, bob = funded(market, {"alice": {"BTC": "1"}, "bob": {"USD": "1000"}})
     sell = alice.order("sell", PAIR, "1", "100").confirmation
     buy = bob.order("buy", PAIR, "1", "100").confirmation
     assert (buy["status"], buy["filled"], buy["remaining"]) == ("filled", "1", "0")
@@ -94,9 +77,7 @@ def test_a_crossing_buy_is_filled_fully(market: Market) -> None:
 
 
 def test_partial_fills_on_both_sides(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "3")
-    market.deposit("bob", "USD", "1000")
+    alice, bob = funded(market, {"alice": {"BTC": "3"}, "bob": {"USD": "1000"}})
     # The taker is partly filled and rests with the rest.
     sell = alice.order("sell", PAIR, "1", "100").confirmation
     buy = bob.order("buy", PAIR, "3", "100").confirmation
@@ -141,9 +122,7 @@ def test_price_time_priority_across_three_users(market: Market) -> None:
 
 
 def test_the_takers_price_improvement_is_refunded(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "1")
-    market.deposit("bob", "USD", "101")
+    alice, bob = funded(market, {"alice": {"BTC": "1"}, "bob": {"USD": "101"}})
     alice.order("sell", PAIR, "1", "100")
     buy = bob.order("buy", PAIR, "1", "101").confirmation
     assert buy["trades"][0]["price"] == "100"
@@ -153,8 +132,7 @@ def test_the_takers_price_improvement_is_refunded(market: Market) -> None:
 
 
 def test_a_signed_cancel_releases_the_funds(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "USD", "500")
+    (alice,) = funded(market, {"alice": {"USD": "500"}})
     placed = alice.order("buy", PAIR, "2", "100").confirmation
     assert balance(alice, "USD") == ("300", "200")
     before = len(market.ledger())
@@ -173,9 +151,7 @@ def test_a_signed_cancel_releases_the_funds(market: Market) -> None:
 
 
 def test_a_partly_filled_order_cancel_releases_only_the_rest(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "1")
-    market.deposit("bob", "USD", "1000")
+    alice, bob = funded(market, {"alice": {"BTC": "1"}, "bob": {"USD": "1000"}})
     buy = bob.order("buy", PAIR, "3", "100").confirmation
     alice.order("sell", PAIR, "1", "100")
     cancelled = bob.cancel(buy["order_id"]).confirmation
@@ -185,8 +161,7 @@ def test_a_partly_filled_order_cancel_releases_only_the_rest(market: Market) -> 
 
 
 def test_cancel_of_someone_elses_order_is_not_found(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "USD", "500")
+    alice, bob = funded(market, {"alice": {"USD": "500"}, "bob": {}})
     placed = alice.order("buy", PAIR, "1", "100").confirmation
     before = len(market.ledger())
     refused(lambda: bob.cancel(placed["order_id"]), 404, "OrderNotFound")
@@ -197,9 +172,7 @@ def test_cancel_of_someone_elses_order_is_not_found(market: Market) -> None:
 
 
 def test_cancel_of_a_filled_order_is_not_open(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "1")
-    market.deposit("bob", "USD", "1000")
+    alice, bob = funded(market, {"alice": {"BTC": "1"}, "bob": {"USD": "1000"}})
     sell = alice.order("sell", PAIR, "1", "100").confirmation
     bob.order("buy", PAIR, "1", "100")
     before = len(market.ledger())
@@ -209,9 +182,7 @@ def test_cancel_of_a_filled_order_is_not_open(market: Market) -> None:
 
 
 def test_insufficient_funds_reserves_nothing(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "USD", "99")
-    market.deposit("alice", "BTC", "0.5")
+    (alice,) = funded(market, {"alice": {"USD": "99", "BTC": "0.5"}})
     before = market.ledger()
     refused(lambda: alice.order("buy", PAIR, "1", "100"), 409, "InsufficientFunds")
     refused(lambda: alice.order("sell", PAIR, "0.50000001", "100"), 409, "InsufficientFunds")
@@ -227,8 +198,7 @@ def test_insufficient_funds_reserves_nothing(market: Market) -> None:
 
 
 def test_an_unknown_pair_is_refused(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "USD", "100")
+    (alice,) = funded(market, {"alice": {"USD": "100"}})
     before = len(market.ledger())
     refused(lambda: alice.order("buy", "DOGE-USD", "1", "1"), 400, "UnknownPair")
     refused(lambda: market.client().book("DOGE-USD"), 400, "UnknownPair")
@@ -256,9 +226,7 @@ def test_an_unknown_pair_is_refused(market: Market) -> None:
     ],
 )
 def test_bad_amounts_are_invalid_orders(market: Market, quantity: str, price: str) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "USD", "1000")
-    market.deposit("alice", "BTC", "1000")
+    (alice,) = funded(market, {"alice": {"USD": "1000", "BTC": "1000"}})
     before = balances(alice), len(market.ledger())
     error = refused(lambda: alice.order("buy", PAIR, quantity, price), 400, "InvalidOrder")
     assert "Traceback" not in error.detail
@@ -267,8 +235,7 @@ def test_bad_amounts_are_invalid_orders(market: Market, quantity: str, price: st
 
 
 def test_amounts_that_are_not_strings_are_refused(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "USD", "1000")
+    (alice,) = funded(market, {"alice": {"USD": "1000"}})
     for fields in ({"price": 100}, {"quantity": 1.5}, {"side": "hold"}, {"price": ""}):
         body = {"pair": PAIR, "side": "buy", "price": "100", "quantity": "1", **fields}
         envelope = alice.sign_request(ORDER, body)
@@ -277,9 +244,7 @@ def test_amounts_that_are_not_strings_are_refused(market: Market) -> None:
 
 
 def test_the_book_depth_aggregates_levels(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "10")
-    market.deposit("bob", "USD", "10000")
+    alice, bob = funded(market, {"alice": {"BTC": "10"}, "bob": {"USD": "10000"}})
     for quantity, price in [("1", "105"), ("2", "103"), ("0.5", "103"), ("1", "110")]:
         alice.order("sell", PAIR, quantity, price)
     for quantity, price in [("1", "99"), ("1", "98.5"), ("3", "99")]:
@@ -293,10 +258,7 @@ def test_the_book_depth_aggregates_levels(market: Market) -> None:
 
 
 def test_trades_lists_the_newest_first_and_filters_by_pair(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "3")
-    market.deposit("alice", "ETH", "3")
-    market.deposit("bob", "USD", "10000")
+    alice, bob = funded(market, {"alice": {"BTC": "3", "ETH": "3"}, "bob": {"USD": "10000"}})
     alice.order("sell", PAIR, "1", "100")
     bob.order("buy", PAIR, "1", "100")
     alice.order("sell", PAIR, "1", "102")
@@ -341,9 +303,7 @@ def test_balances_never_go_negative_and_totals_are_conserved(market: Market) -> 
 
 
 def test_a_sell_taker_gets_the_makers_higher_bid(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "1")
-    market.deposit("bob", "USD", "101")
+    alice, bob = funded(market, {"alice": {"BTC": "1"}, "bob": {"USD": "101"}})
     bob.order("buy", PAIR, "1", "101")
     sell = alice.order("sell", PAIR, "1", "100").confirmation
     assert [(t["price"], t["quantity"]) for t in sell["trades"]] == [("101", "1")]
@@ -353,9 +313,7 @@ def test_a_sell_taker_gets_the_makers_higher_bid(market: Market) -> None:
 
 
 def test_price_improvement_on_a_partial_fill_then_cancel(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "4")
-    market.deposit("bob", "USD", "1010")
+    alice, bob = funded(market, {"alice": {"BTC": "4"}, "bob": {"USD": "1010"}})
     alice.order("sell", PAIR, "4", "100")
     buy = bob.order("buy", PAIR, "10", "101").confirmation
     assert (buy["filled"], buy["remaining"]) == ("4", "6")
@@ -369,9 +327,7 @@ def test_price_improvement_on_a_partial_fill_then_cancel(market: Market) -> None
 
 
 def test_a_self_trade_keeps_the_accounts_totals(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "BTC", "1")
-    market.deposit("alice", "USD", "200")
+    (alice,) = funded(market, {"alice": {"BTC": "1", "USD": "200"}})
     alice.order("sell", PAIR, "1", "100")
     buy = alice.order("buy", PAIR, "1", "150").confirmation
     assert buy["status"] == "filled"

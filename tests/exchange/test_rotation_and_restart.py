@@ -11,16 +11,21 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from exchange_support import Market, running_market
+from exchange_support import (
+    Market,
+    balances,
+    funded,
+    market_fixture,  # noqa: F401  (a fixture: pytest finds it by name)
+    refused,
+)
 from identity_support import forwarding_transport
 from keystead.exchange.app import create_exchange_app
-from keystead.exchange.client import ExchangeAPIError, ExchangeClient
+from keystead.exchange.client import ExchangeClient
 from keystead.exchange.confirmations import ConfirmationInvalid, verify_confirmation
 from keystead.exchange.ledger import LedgerRow
 from keystead.exchange.ledger_check import verify_chain
@@ -29,16 +34,6 @@ from keystead.exchange.signatures import VersionKey, public_key_from_pem, verify
 from keystead_sdk import AsyncClient, KeysteadSDKError
 
 PAIR = "BTC-USD"
-
-
-@pytest.fixture
-def market(tmp_path: Path) -> Iterator[Market]:
-    with running_market(tmp_path) as started:
-        yield started
-
-
-def balances(client: ExchangeClient) -> dict[str, tuple[str, str]]:
-    return {b["asset"]: (b["available"], b["reserved"]) for b in client.me()["balances"]}
 
 
 def exchange_key(client: ExchangeClient, version: int) -> VersionKey:
@@ -72,12 +67,6 @@ def rotate(market: Market, key: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def refused(call: Callable[[], object], status: int, code: str) -> None:
-    with pytest.raises(ExchangeAPIError) as caught:
-        call()
-    assert (caught.value.status, caught.value.code) == (status, code), caught.value
-
-
 def key_version_of(client: ExchangeClient, order_id: str) -> int:
     (found,) = [o for o in client.my_orders() if o["order_id"] == order_id]
     return int(found["key_version"])
@@ -87,8 +76,7 @@ def key_version_of(client: ExchangeClient, order_id: str) -> int:
 
 
 def test_a_rotated_user_key_signs_new_orders_with_version_2(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "USD", "1000")
+    (alice,) = funded(market, {"alice": {"USD": "1000"}})
     first = alice.order("buy", PAIR, "1", "100")
     assert key_version_of(alice, first.confirmation["order_id"]) == 1
     presigned = alice.sign_request(ORDER, {"pair": PAIR, "side": "buy", "price": "90",
@@ -113,9 +101,7 @@ def test_a_rotated_user_key_signs_new_orders_with_version_2(market: Market) -> N
 
 
 def test_a_rotated_exchange_key_signs_new_confirmations_with_version_2(market: Market) -> None:
-    alice, bob = market.user("alice"), market.user("bob")
-    market.deposit("alice", "BTC", "2")
-    market.deposit("bob", "USD", "1000")
+    alice, bob = funded(market, {"alice": {"BTC": "2"}, "bob": {"USD": "1000"}})
     old = alice.order("sell", PAIR, "1", "100")
     assert old.key_version == 1
     rotate(market, market.settings.key_name)
@@ -143,8 +129,7 @@ def test_a_rotated_exchange_key_signs_new_confirmations_with_version_2(market: M
 
 
 def test_a_revoked_user_key_places_no_more_orders(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "USD", "1000")
+    (alice,) = funded(market, {"alice": {"USD": "1000"}})
     alice.order("buy", PAIR, "1", "100")
     presigned = alice.sign_request(ORDER, {"pair": PAIR, "side": "buy", "price": "90",
                                            "quantity": "1"})  # fmt: skip
@@ -163,8 +148,7 @@ def test_a_revoked_user_key_places_no_more_orders(market: Market) -> None:
 
 
 def test_a_revoked_old_version_stops_its_presigned_orders(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "USD", "1000")
+    (alice,) = funded(market, {"alice": {"USD": "1000"}})
     key_id = alice.me()["key_id"]
     presigned = alice.sign_request(ORDER, {"pair": PAIR, "side": "buy", "price": "90",
                                            "quantity": "1"})  # fmt: skip
@@ -277,8 +261,7 @@ def test_a_restarted_exchange_restores_everything(market: Market) -> None:
 
 
 def test_a_replay_after_a_restart_is_still_refused(market: Market) -> None:
-    alice = market.user("alice")
-    market.deposit("alice", "USD", "1000")
+    (alice,) = funded(market, {"alice": {"USD": "1000"}})
     envelope = alice.sign_request(ORDER, {"pair": PAIR, "side": "buy", "price": "100",
                                           "quantity": "1"})  # fmt: skip
     placed = alice.send("/v1/orders", envelope)

@@ -9,6 +9,7 @@ checked later with ``keystead exchange verify-confirmation``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +26,7 @@ from keystead.cli.exchange_profile import (
     ProfileDirOption,
     UsernameOption,
 )
+from keystead.exchange.client import ExchangeClient
 from keystead.exchange.confirmations import SignedConfirmation
 from keystead_sdk import Client, TotpRequired
 
@@ -137,6 +139,26 @@ def _signing(directory: Path | None, username: str | None) -> tuple[Profile, Cli
         return profile, profiles.keystead_as(profile)
 
 
+def _send_signed(  # noqa: PLR0913 - the options every signed request takes
+    send: Callable[[ExchangeClient], SignedConfirmation],
+    *,
+    out: Path | None,
+    username: str | None,
+    exchange_addr: str,
+    exchange_ca: str | None,
+    profile_dir: Path | None,
+) -> None:
+    """Sign and send one request through the user's Keystead, then show and save its answer."""
+    profile, keystead = _signing(profile_dir, username)
+    with profiles.exchange_errors(), keystead, profiles.open_exchange(
+        exchange_addr, exchange_ca, keystead=keystead, username=profile.username,
+        session_token=profile.exchange_token,
+    ) as exchange:  # fmt: skip
+        signed = send(exchange)
+    _summary(signed)
+    _save(signed, out)
+
+
 def order(  # noqa: PLR0913, PLR0917 - Typer: one parameter per argument and option
     side: Annotated[Side, typer.Argument(help="buy or sell.")],
     pair: Annotated[str, typer.Argument(help="The pair, e.g. BTC-USD.")],
@@ -149,14 +171,11 @@ def order(  # noqa: PLR0913, PLR0917 - Typer: one parameter per argument and opt
     profile_dir: ProfileDirOption = None,
 ) -> None:
     """Sign a limit order through Keystead, place it, save the signed confirmation."""
-    profile, keystead = _signing(profile_dir, username)
-    with profiles.exchange_errors(), keystead, profiles.open_exchange(
-        exchange_addr, exchange_ca, keystead=keystead, username=profile.username,
-        session_token=profile.exchange_token,
-    ) as exchange:  # fmt: skip
-        signed = exchange.order(side.value, pair, quantity, price)
-    _summary(signed)
-    _save(signed, out)
+    _send_signed(
+        lambda exchange: exchange.order(side.value, pair, quantity, price),
+        out=out, username=username, exchange_addr=exchange_addr, exchange_ca=exchange_ca,
+        profile_dir=profile_dir,
+    )  # fmt: skip
 
 
 def cancel(  # noqa: PLR0913, PLR0917 - Typer: one parameter per argument and option
@@ -168,11 +187,8 @@ def cancel(  # noqa: PLR0913, PLR0917 - Typer: one parameter per argument and op
     profile_dir: ProfileDirOption = None,
 ) -> None:
     """Sign a cancel through Keystead, send it, save the signed confirmation."""
-    profile, keystead = _signing(profile_dir, username)
-    with profiles.exchange_errors(), keystead, profiles.open_exchange(
-        exchange_addr, exchange_ca, keystead=keystead, username=profile.username,
-        session_token=profile.exchange_token,
-    ) as exchange:  # fmt: skip
-        signed = exchange.cancel(order_id)
-    _summary(signed)
-    _save(signed, out)
+    _send_signed(
+        lambda exchange: exchange.cancel(order_id),
+        out=out, username=username, exchange_addr=exchange_addr, exchange_ca=exchange_ca,
+        profile_dir=profile_dir,
+    )  # fmt: skip

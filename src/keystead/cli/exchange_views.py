@@ -7,8 +7,9 @@ Rich tables for people, ``--format json`` for scripts (the exchange's answer as 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -17,6 +18,8 @@ from keystead.cli import render
 from keystead.cli.exchange_profile import AddrOption, CaOption, ProfileDirOption, UsernameOption
 from keystead.cli.operator import FormatOption, OutputFormat
 from keystead.exchange.client import ExchangeClient
+
+T = TypeVar("T")
 
 
 def _json(document: object) -> None:
@@ -31,6 +34,15 @@ def _session(
                                   session_token=profile.exchange_token)  # fmt: skip
 
 
+def _in_session(
+    addr: str, ca: str | None, directory: Path | None, username: str | None,
+    read: Callable[[ExchangeClient], T],
+) -> T:  # fmt: skip
+    """Open the user's exchange session, apply ``read`` to it, and close it."""
+    with profiles.exchange_errors(), _session(addr, ca, directory, username) as exchange:
+        return read(exchange)
+
+
 def balances(
     username: UsernameOption = None,
     exchange_addr: AddrOption = profiles.DEFAULT_ADDR,
@@ -39,10 +51,9 @@ def balances(
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Your balances at the exchange."""
-    with profiles.exchange_errors(), _session(
-        exchange_addr, exchange_ca, profile_dir, username
-    ) as exchange:  # fmt: skip
-        me = exchange.me()
+    me = _in_session(
+        exchange_addr, exchange_ca, profile_dir, username, lambda exchange: exchange.me()
+    )
     if output is OutputFormat.JSON:
         _json(me)
         return
@@ -58,10 +69,9 @@ def orders(
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Your newest orders."""
-    with profiles.exchange_errors(), _session(
-        exchange_addr, exchange_ca, profile_dir, username
-    ) as exchange:  # fmt: skip
-        found = exchange.my_orders()
+    found = _in_session(
+        exchange_addr, exchange_ca, profile_dir, username, lambda exchange: exchange.my_orders()
+    )
     if output is OutputFormat.JSON:
         _json({"orders": found})
         return
@@ -107,10 +117,9 @@ def trades(  # noqa: PLR0913, PLR0917 - Typer: one parameter per option
 ) -> None:
     """The newest trades, of every pair or one; ``--mine`` for your own."""
     if mine:
-        with profiles.exchange_errors(), _session(
-            exchange_addr, exchange_ca, profile_dir, username
-        ) as exchange:  # fmt: skip
-            found = [t for t in exchange.my_trades() if pair is None or t["pair"] == pair]
+        mine_all = _in_session(exchange_addr, exchange_ca, profile_dir, username,
+                               lambda exchange: exchange.my_trades())  # fmt: skip
+        found = [t for t in mine_all if pair is None or t["pair"] == pair]
     else:
         with profiles.exchange_errors(), profiles.open_exchange(exchange_addr, exchange_ca) as ex:
             found = ex.trades(pair)

@@ -21,8 +21,8 @@ from typer.testing import Result
 
 from cli_harness import mode, run
 from cli_harness import plain_terminal as plain_terminal  # noqa: PLC0414 - an autouse fixture
-from exchange_support import Market, _forward, running_market
-from identity_support import PASSWORD
+from exchange_support import Market, running_market
+from identity_support import PASSWORD, forward_to
 from keystead.cli import client as cli_client
 from keystead.cli import exchange_profile
 from keystead_sdk import Client
@@ -64,7 +64,7 @@ def _check(result: Result, code: int = 0) -> Result:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("exchange-cli")
     with running_market(root / "market") as market, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(exchange_profile, "transport", lambda: _forward(market.exchange))
+        patch.setattr(exchange_profile, "transport", lambda: forward_to(market.exchange))
 
         def make_client(token: str | None = None, *, use_saved: bool = True) -> Client:
             del use_saved  # the in-process Keystead has no saved token
