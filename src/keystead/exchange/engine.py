@@ -79,6 +79,24 @@ class Batch:
         return len(self.documents) - 1
 
 
+def _answer(
+    future: asyncio.Future[Any],
+    *,
+    result: object = None,
+    error: BaseException | None = None,
+) -> None:
+    """Answer a request, unless its client has gone (its future was cancelled).
+
+    A command whose group committed stays committed whether or not anyone waits.
+    """
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 def _placeholder(entry: LedgerEntry) -> LedgerRow:
     return LedgerRow(entry.seq, b"", entry.hash(), b"", 0)
 
@@ -133,10 +151,12 @@ class Engine:
         self._task = asyncio.create_task(self._run(), name="exchange-writer")
 
     async def stop(self) -> None:
-        """Stop the writer (waiting requests fail)."""
+        """Stop the writer; requests still waiting fail (a group being committed finishes)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        while not self._queue.empty():
+            _answer(self._queue.get_nowait().future, error=ExchangeError("the exchange stopped"))
 
     async def submit(self, command: Command, timings: Timings | None = None) -> Any:  # noqa: ANN401 - each command's own answer
         """Apply a command in turn; returns its answer once its group has committed.
@@ -167,8 +187,7 @@ class Engine:
             except Exception:  # noqa: BLE001 - the writer must outlive any one group
                 _log.exception("exchange writer failed a group")
                 for pending in group:
-                    if not pending.future.done():
-                        pending.future.set_exception(ExchangeError())
+                    _answer(pending.future, error=ExchangeError())
                 await self._reload()
 
     async def _process(self, group: list[_Pending]) -> None:
@@ -179,7 +198,7 @@ class Engine:
             try:
                 applied.append((pending, pending.command.apply(self.state, batch)))
             except ExchangeError as error:
-                pending.future.set_exception(error)
+                _answer(pending.future, error=error)
         applied_at = time.perf_counter()
         try:
             signed = await self._sign(batch)
@@ -196,9 +215,9 @@ class Engine:
             try:
                 result = finish(signed)
             except ExchangeError as error:
-                pending.future.set_exception(error)
+                _answer(pending.future, error=error)
             else:
-                pending.future.set_result(result)
+                _answer(pending.future, result=result)
 
     async def _sign(self, batch: Batch) -> Signed:
         bodies = [entry.body_bytes() for entry in batch.entries]
@@ -223,7 +242,7 @@ class Engine:
 
     async def _fail(self, applied: list[tuple[_Pending, Finish]], error: ExchangeError) -> None:
         for pending, _ in applied:
-            pending.future.set_exception(error)
+            _answer(pending.future, error=error)
         await self._reload()
 
     @staticmethod
