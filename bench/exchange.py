@@ -105,6 +105,7 @@ def start_stack(work: Path, key_status_ttl: float) -> Stack:
         token = root.tokens.create(username="exchange", ttl_seconds=86400).token
     token_file = work / "exchange-token"
     token_file.write_text(token.get_secret_value())
+    token_file.chmod(0o600)
     port = free_port()
     data = work / "exchange"
     server = start("exchange", [

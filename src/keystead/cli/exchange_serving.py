@@ -44,10 +44,21 @@ def _tls(settings: ExchangeSettings) -> ExchangeSettings:
     return settings
 
 
-def _require_token_file(settings: ExchangeSettings) -> None:
-    if not settings.keystead_token_file.is_file():
-        msg = (f"keystead_token_file: {settings.keystead_token_file} does not exist "
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _check_settings(settings: ExchangeSettings) -> None:
+    """Refuse a token file others can read, and plain HTTP anywhere but on loopback."""
+    path = settings.keystead_token_file
+    if not path.is_file():
+        msg = (f"keystead_token_file: {path} does not exist "
                "(make one with `keystead exchange setup`)")  # fmt: skip
+        raise ExchangeSettingsError(msg)
+    if path.stat().st_mode & 0o077:
+        msg = f"keystead_token_file: {path} is readable by other users (chmod 600 it)"
+        raise ExchangeSettingsError(msg)
+    if settings.insecure_http and settings.host not in _LOOPBACK:
+        msg = f"insecure_http: plain HTTP is for loopback only, not {settings.host}"
         raise ExchangeSettingsError(msg)
 
 
@@ -96,7 +107,7 @@ def serve(  # noqa: PLR0913, PLR0917 - one parameter per flag
             tls_cert=tls_cert, tls_key=tls_key, insecure_http=insecure_http,
             key_status_ttl_seconds=key_status_ttl, log_level=log_level,
         )  # fmt: skip
-        _require_token_file(settings)
+        _check_settings(settings)
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         settings = _tls(settings)
     except (ExchangeSettingsError, OSError, ValueError) as error:
