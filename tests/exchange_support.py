@@ -7,6 +7,7 @@ the in-process Keystead app; users sign through their own SDK clients the same w
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,8 +90,13 @@ class Market:
 
 
 @contextmanager
-def running_market(tmp_path: Path, **exchange_settings: object) -> Iterator[Market]:
-    """An initialised Keystead with registration open, and an exchange using it."""
+def running_market(
+    tmp_path: Path, clock: Callable[[], float] = time.time, **exchange_settings: object
+) -> Iterator[Market]:
+    """An initialised Keystead with registration open, and an exchange using it.
+
+    ``clock`` is the exchange's time (Unix seconds); Keystead runs on its own fake clock.
+    """
     settings = load_settings(data_dir=tmp_path / "keystead", insecure_http=True,
                              allow_registration=True)  # fmt: skip
     with running(settings) as keystead:
@@ -102,7 +108,7 @@ def running_market(tmp_path: Path, **exchange_settings: object) -> Iterator[Mark
             **{"key_status_ttl_seconds": 0.0, **exchange_settings},
         )  # fmt: skip
         sdk = AsyncClient("https://t", token=token, transport=forwarding_transport(keystead))
-        app = create_exchange_app(chosen, sdk)
+        app = create_exchange_app(chosen, sdk, clock)
         with TestClient(app, base_url="https://x") as exchange:
             operator = chosen.operator_token_path.read_text().strip()
             yield Market(keystead, exchange, chosen, operator)

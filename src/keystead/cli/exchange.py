@@ -1,8 +1,9 @@
 """``keystead exchange ...``: run the reference exchange, and use it as a user or operator.
 
-``serve`` runs it; ``setup`` makes its Keystead service account; ``register``, ``login``,
-``order``, ``cancel``, ``balances``, ``orders``, ``book`` and ``trades`` are the user's side
-(every request signed through Keystead); ``deposit`` and ``ledger export`` the operator's;
+``serve`` runs it; ``setup`` makes its Keystead service account; ``register``,
+``login``, ``logout``, ``order``, ``cancel``, ``balances``, ``orders``, ``book`` and
+``trades`` are the user's side (every request signed through Keystead); ``deposit`` and
+``ledger export`` the operator's;
 ``key``, ``verify-confirmation`` and ``ledger verify`` check the exchange's records, offline
 when given its public key.
 """
@@ -25,6 +26,7 @@ app.command("serve")(exchange_serving.serve)
 app.command("setup")(exchange_admin.setup)
 app.command("register")(exchange_user.register)
 app.command("login")(exchange_user.login)
+app.command("logout")(exchange_user.logout)
 app.command("deposit")(exchange_admin.deposit)
 app.command("order")(exchange_user.order)
 app.command("cancel")(exchange_user.cancel)

@@ -112,6 +112,26 @@ def login(  # noqa: PLR0913, PLR0917 - Typer: one parameter per option
     _exchange_login(exchange_addr, exchange_ca, profile_dir, name, token, register=False)
 
 
+def logout(
+    username: UsernameOption = None,
+    exchange_addr: AddrOption = profiles.DEFAULT_ADDR,
+    exchange_ca: CaOption = None,
+    profile_dir: ProfileDirOption = None,
+) -> None:
+    """End the exchange session and revoke the Keystead token, then forget both."""
+    profile = profiles.load_profile(profile_dir, username)
+    with profiles.exchange_errors(), profiles.open_exchange(
+        exchange_addr, exchange_ca, username=profile.username,
+        session_token=profile.exchange_token,
+    ) as exchange:  # fmt: skip
+        exchange.logout()
+    if profile.keystead_token is not None:
+        with cli.api_errors(), cli.make_client(profile.keystead_token) as keystead:
+            keystead.auth.logout()
+    path = profiles.save_profile(profile_dir, Profile(profile.username))
+    print(f"Logged {profile.username} out of the exchange and Keystead; {path} holds no token.")
+
+
 def _summary(signed: SignedConfirmation) -> None:
     body = signed.confirmation
     trades = body.get("trades") or []

@@ -221,6 +221,16 @@ class AccountService:
             raise Unauthenticated
         return found
 
+    async def logout(self, token: str | None) -> None:
+        """End the session of ``token``.
+
+        Raises:
+            Unauthenticated: No token, or an unknown or expired one.
+        """
+        await self.session_account(token)
+        async with self._store.transaction() as tx:
+            await tx.end_session(_token_hash(token or ""), self._now_ms())
+
     def require_operator(self, token: str | None) -> None:
         """Refuse anyone but the operator (deposits, the ledger).
 

@@ -6,6 +6,7 @@ GET      /v1/info                     pairs, assets, the exchange's public key
 GET      /v1/exchange-key?version=N   one version of the exchange's public key
 POST     /v1/accounts                 register: a signed register request -> 201
 POST     /v1/sessions                 log in: a signed login request -> 201 {token}
+DELETE   /v1/sessions/current         log out: the session's token stops working -> 204
 GET      /v1/accounts/me              the session's account and balances
 GET      /v1/accounts/me/orders       its newest orders
 GET      /v1/accounts/me/trades       its newest trades
@@ -172,6 +173,12 @@ async def login(request: Request) -> Response:
     return _json(body, 201)
 
 
+async def logout(request: Request) -> Response:
+    """End the caller's session."""
+    await _exchange(request).accounts.logout(_bearer(request))
+    return Response(status_code=204)
+
+
 async def me(request: Request) -> Response:
     """The session's account and its balances."""
     accounts = _exchange(request).accounts
@@ -306,6 +313,7 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/exchange-key", exchange_key),
     ("POST", "/v1/accounts", register),
     ("POST", "/v1/sessions", login),
+    ("DELETE", "/v1/sessions/current", logout),
     ("GET", "/v1/accounts/me", me),
     ("GET", "/v1/accounts/me/orders", my_orders),
     ("GET", "/v1/accounts/me/trades", my_trades),

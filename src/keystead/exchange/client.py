@@ -134,6 +134,13 @@ class ExchangeClient:
         self.session_token = str(session["token"])
         return session
 
+    def logout(self) -> None:
+        """End the session at the exchange."""
+        if self.session_token is None:
+            return
+        self._call("DELETE", "/v1/sessions/current", session=True)
+        self.session_token = None
+
     def order(self, side: str, pair: str, quantity: str, price: str) -> SignedConfirmation:
         """Place a limit order; returns the exchange's signed confirmation."""
         body = {"side": side, "pair": pair, "quantity": quantity, "price": price}
@@ -219,6 +226,8 @@ class ExchangeClient:
         response = self._http.request(method, path, params=params, json=json, headers=headers)
         if response.is_error:
             raise _error(response)
+        if response.status_code == 204:  # noqa: PLR2004 - No Content
+            return {}
         body: dict[str, Any] = response.json()
         return body
 

@@ -290,6 +290,12 @@ class Transaction:
         )
         return [_ledger_row(row) for row in rows]
 
+    async def end_session(self, token_hash: str, now_ms: int) -> None:
+        """Delete a session (logout), and with it every session that has expired."""
+        await self._connection.execute(sa.delete(sessions).where(
+            sa.or_(sessions.c.token_hash == token_hash, sessions.c.expires_ms <= now_ms)
+        ))  # fmt: skip
+
     async def session_account(self, token_hash: str, now_ms: int) -> str | None:
         """The account of a live session."""
         row = (await self._connection.execute(sa.select(sessions.c.account).where(

@@ -25,7 +25,8 @@ from exchange_support import Market, running_market
 from identity_support import PASSWORD, forward_to
 from keystead.cli import client as cli_client
 from keystead.cli import exchange_profile
-from keystead_sdk import Client
+from keystead.exchange.client import ExchangeAPIError
+from keystead_sdk import Client, Unauthenticated
 
 PAIR = "BTC-USD"
 ADDR = ("--exchange-addr", "https://x")
@@ -421,3 +422,23 @@ def test_a_wrong_operator_token_exits_4(world: World, tmp_path: Path) -> None:
     )
     assert "kxo_not-the-token" not in result.output
     assert world.market.operator_token not in result.output
+
+
+def test_logout_ends_both_sessions_and_forgets_the_tokens(world: World) -> None:
+    _check(world.cli("register", "--username", "carol", "--password-file",
+                     str(world.root / "password")))  # fmt: skip
+    saved = json.loads((world.profiles / "carol.json").read_text())
+    result = _check(world.cli("logout", "--username", "carol"))
+    assert "holds no token" in result.output
+    assert json.loads((world.profiles / "carol.json").read_text()) == {
+        "username": "carol", "keystead_token": None, "exchange_token": None,
+    }  # fmt: skip
+    assert saved["exchange_token"] not in result.output
+    old_session = world.market.client()
+    old_session.session_token = saved["exchange_token"]
+    with pytest.raises(ExchangeAPIError) as refused:
+        old_session.me()
+    assert (refused.value.status, refused.value.code) == (401, "Unauthenticated")
+    with pytest.raises(Unauthenticated):
+        world.market.keystead_client(saved["keystead_token"]).auth.whoami()
+    _check(world.cli("balances", "--username", "carol"), 4)
