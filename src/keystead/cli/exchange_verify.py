@@ -15,7 +15,8 @@ import base64
 import binascii
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -145,7 +146,7 @@ class _BadLine(Exception):
     """A JSONL export line that is not an entry."""
 
 
-def database_rows(path: Path) -> Iterator[LedgerRow]:
+def database_rows(path: Path) -> Generator[LedgerRow, None, None]:
     """The ledger rows of an exchange SQLite database, in seq order, streamed (read-only)."""
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
@@ -157,7 +158,7 @@ def database_rows(path: Path) -> Iterator[LedgerRow]:
         connection.close()
 
 
-def export_rows(path: Path) -> Iterator[LedgerRow]:
+def export_rows(path: Path) -> Generator[LedgerRow, None, None]:
     """The ledger rows of a ``ledger export`` JSONL file, line by line."""
     with path.open(encoding="utf-8") as file:
         for number, line in enumerate(file, start=1):
@@ -234,8 +235,11 @@ def verify_ledger(
     if not source.is_file():
         cli.fail("FileError", f"{source} does not exist", cli.ExitCode.ERROR)
     rows = export_rows(source) if file is not None else database_rows(source)
+    # Closed here, in this thread, even when the check stops early: a generator left to the
+    # garbage collector would close its SQLite connection from whatever thread runs it.
     try:
-        report = verify_chain(rows, ring.check, anchors)
+        with closing(rows):
+            report = verify_chain(rows, ring.check, anchors)
     except _BadLine as error:
         cli.fail("LedgerInvalid", str(error), cli.ExitCode.LEDGER_INVALID)
     except (sqlite3.Error, OSError, UnicodeDecodeError) as error:
