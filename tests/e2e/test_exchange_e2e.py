@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,9 +29,10 @@ from keystead.exchange.signatures import VersionKey, public_key_from_pem, verify
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    with deployment(tmp_path_factory.mktemp("exchange-e2e")) as both:
+@pytest.fixture
+def deployed(tmp_path: Path) -> Iterator[Deployment]:
+    """Both processes, fresh for each test: the counts below hold in any test order."""
+    with deployment(tmp_path) as both:
         yield both
 
 

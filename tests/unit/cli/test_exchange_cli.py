@@ -425,13 +425,13 @@ def test_a_wrong_operator_token_exits_4(world: World, tmp_path: Path) -> None:
 
 
 def test_logout_ends_both_sessions_and_forgets_the_tokens(world: World) -> None:
-    _check(world.cli("register", "--username", "carol", "--password-file",
+    _check(world.cli("register", "--username", "dora", "--password-file",
                      str(world.root / "password")))  # fmt: skip
-    saved = json.loads((world.profiles / "carol.json").read_text())
-    result = _check(world.cli("logout", "--username", "carol"))
+    saved = json.loads((world.profiles / "dora.json").read_text())
+    result = _check(world.cli("logout", "--username", "dora"))
     assert "holds no token" in result.output
-    assert json.loads((world.profiles / "carol.json").read_text()) == {
-        "username": "carol", "keystead_token": None, "exchange_token": None,
+    assert json.loads((world.profiles / "dora.json").read_text()) == {
+        "username": "dora", "keystead_token": None, "exchange_token": None,
     }  # fmt: skip
     assert saved["exchange_token"] not in result.output
     old_session = world.market.client()
@@ -441,4 +441,4 @@ def test_logout_ends_both_sessions_and_forgets_the_tokens(world: World) -> None:
     assert (refused.value.status, refused.value.code) == (401, "Unauthenticated")
     with pytest.raises(Unauthenticated):
         world.market.keystead_client(saved["keystead_token"]).auth.whoami()
-    _check(world.cli("balances", "--username", "carol"), 4)
+    _check(world.cli("balances", "--username", "dora"), 4)
