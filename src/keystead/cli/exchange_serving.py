@@ -17,7 +17,11 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from keystead.crypto.certificates import check_certificate_pair, ensure_dev_certificates
+from keystead.crypto.certificates import (
+    check_certificate_pair,
+    ensure_dev_certificates,
+    hosts_to_cover,
+)
 from keystead.exchange.app import create_exchange_app
 from keystead.exchange.settings import (
     ExchangeSettings,
@@ -33,9 +37,7 @@ def _tls(settings: ExchangeSettings) -> ExchangeSettings:
     if settings.insecure_http:
         return settings
     if settings.tls_cert is None or settings.tls_key is None:
-        hosts = ("127.0.0.1", "localhost", "::1")
-        chosen = hosts if settings.host in {*hosts, "0.0.0.0"} else (*hosts, settings.host)  # noqa: S104 - comparing
-        files = ensure_dev_certificates(settings.data_dir, hosts=chosen)
+        files = ensure_dev_certificates(settings.data_dir, hosts=hosts_to_cover(settings.host))
         _err.print(f"Exchange CA certificate: {files.ca_cert.resolve()}", highlight=False)
         return settings.model_copy(
             update={"tls_cert": files.server_cert, "tls_key": files.server_key}

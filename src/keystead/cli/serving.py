@@ -18,7 +18,11 @@ from rich.console import Console
 
 from keystead.api.app import create_app, tune_for_serving
 from keystead.config import Settings, check_server_settings, settings_environment
-from keystead.crypto.certificates import check_certificate_pair, ensure_dev_certificates
+from keystead.crypto.certificates import (
+    check_certificate_pair,
+    ensure_dev_certificates,
+    hosts_to_cover,
+)
 from keystead.errors import ConfigurationError
 from keystead.logs import configure_logging
 from keystead.services.container import build_services, prepare_database
@@ -52,7 +56,7 @@ def _prepare_tls(settings: Settings) -> Settings:
         return settings
     if settings.dev and settings.tls_cert is None:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        files = ensure_dev_certificates(settings.data_dir, hosts=_dev_hosts(settings.host))
+        files = ensure_dev_certificates(settings.data_dir, hosts=hosts_to_cover(settings.host))
         return settings.model_copy(
             update={"tls_cert": files.server_cert, "tls_key": files.server_key}
         )
@@ -61,11 +65,6 @@ def _prepare_tls(settings: Settings) -> Settings:
         raise ConfigurationError(msg)
     check_certificate_pair(settings.tls_cert, settings.tls_key)
     return settings
-
-
-def _dev_hosts(host: str) -> tuple[str, ...]:
-    defaults = ("127.0.0.1", "localhost", "::1")
-    return defaults if host in {*defaults, "0.0.0.0", "::"} else (*defaults, host)  # noqa: S104 - comparing, not binding
 
 
 async def _bootstrap(settings: Settings) -> str:

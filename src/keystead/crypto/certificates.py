@@ -67,6 +67,16 @@ class PemFiles:
     server_key: Path
 
 
+def hosts_to_cover(bind_host: str) -> tuple[str, ...]:
+    """The names a development certificate must cover for a server bound to ``bind_host``.
+
+    Loopback names always; the bound host too unless it is loopback or a wildcard.
+    """
+    if bind_host in {*DEFAULT_HOSTS, "0.0.0.0", "::"}:  # noqa: S104 - comparing, not binding
+        return DEFAULT_HOSTS
+    return (*DEFAULT_HOSTS, bind_host)
+
+
 def ensure_dev_certificates(
     directory: Path,
     hosts: Sequence[str] = DEFAULT_HOSTS,

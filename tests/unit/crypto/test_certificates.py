@@ -17,9 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from keystead.crypto.certificates import (
+    DEFAULT_HOSTS,
     PemFiles,
     check_certificate_pair,
     ensure_dev_certificates,
+    hosts_to_cover,
 )
 from keystead.errors import ConfigurationError
 
@@ -357,3 +359,9 @@ def test_check_pair_uses_injected_now(files: PemFiles) -> None:
     later = datetime.now(UTC) + timedelta(days=400)
     with pytest.raises(ConfigurationError, match=r"^tls_cert: .* expired on "):
         check_certificate_pair(files.server_cert, files.server_key, now=later)
+
+
+def test_a_dev_certificate_covers_loopback_and_the_bound_host() -> None:
+    for loopback_or_wildcard in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104
+        assert hosts_to_cover(loopback_or_wildcard) == DEFAULT_HOSTS
+    assert hosts_to_cover("kms.internal") == (*DEFAULT_HOSTS, "kms.internal")
