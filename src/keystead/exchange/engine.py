@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import structlog
 
-from keystead.exchange.canonical import canonical_bytes
+from keystead.exchange.canonical import canonical_bytes, digest_hex
 from keystead.exchange.errors import ExchangeBusy, ExchangeError
 from keystead.exchange.keystead_link import ExchangeSignature, KeysteadLink
 from keystead.exchange.ledger import LedgerEntry, LedgerRow, next_entry
@@ -57,6 +57,7 @@ class Batch:
     def __init__(self, head: LedgerRow | None, now_ms: int) -> None:
         self.now_ms = now_ms
         self.entries: list[LedgerEntry] = []
+        self.unsigned: list[LedgerRow] = []
         self.documents: list[Mapping[str, Any]] = []
         self.rows = GroupRows()
         self.touched: set[BalanceKey] = set()
@@ -64,14 +65,22 @@ class Batch:
 
     def append(self, planned: PlannedEntry) -> LedgerEntry:
         """Chain a ledger entry after the last one (committed or of this group)."""
-        previous = self._head if not self.entries else _placeholder(self.entries[-1])
+        previous = self.unsigned[-1] if self.unsigned else self._head
         entry = next_entry(
             previous, time_ms=self.now_ms, kind=planned.kind, ref=planned.ref,
             changes=planned.changes, detail=planned.detail,
         )  # fmt: skip
+        # Serialised and hashed once here; signing and storing reuse the bytes.
+        body = entry.body_bytes()
         self.entries.append(entry)
+        self.unsigned.append(LedgerRow(entry.seq, body, digest_hex(body), b"", 0))
         self.touched.update((c.account, c.asset) for c in planned.changes)
         return entry
+
+    @property
+    def last_hash(self) -> str:
+        """The hash of the entry appended last (confirmations pin it)."""
+        return self.unsigned[-1].hash
 
     def document(self, document: Mapping[str, Any]) -> int:
         """Have a document signed with the group; returns its index in ``Signed.documents``."""
@@ -95,10 +104,6 @@ def _answer(
         future.set_exception(error)
     else:
         future.set_result(result)
-
-
-def _placeholder(entry: LedgerEntry) -> LedgerRow:
-    return LedgerRow(entry.seq, b"", entry.hash(), b"", 0)
 
 
 Finish = Callable[[Signed], Any]
@@ -220,14 +225,14 @@ class Engine:
                 _answer(pending.future, result=result)
 
     async def _sign(self, batch: Batch) -> Signed:
-        bodies = [entry.body_bytes() for entry in batch.entries]
-        messages = [*bodies, *(canonical_bytes(d) for d in batch.documents)]
+        unsigned = batch.unsigned
+        messages = [*(row.body for row in unsigned), *(canonical_bytes(d) for d in batch.documents)]
         made = await self._link.sign(messages) if messages else []
         rows = [
-            LedgerRow(entry.seq, body, entry.hash(), signature.signature, signature.version)
-            for entry, body, signature in zip(batch.entries, bodies, made, strict=False)
+            replace(row, signature=signature.signature, key_version=signature.version)
+            for row, signature in zip(unsigned, made, strict=False)
         ]
-        return Signed(rows, made[len(bodies) :])
+        return Signed(rows, made[len(unsigned) :])
 
     async def _commit(self, batch: Batch, signed: Signed) -> None:
         state = self.state

@@ -67,14 +67,12 @@ def settle(state: MarketState, changes: list[BalanceChange]) -> dict[BalanceKey,
         raise InsufficientFunds(str(error)) from None
 
 
-def confirmation_base(
-    exchange: str, kind: str, checked: Checked, entry: LedgerEntry, now_ms: int
-) -> dict[str, Any]:
-    """The fields every confirmation has."""
+def confirmation_base(exchange: str, kind: str, checked: Checked, batch: Batch) -> dict[str, Any]:
+    """The fields every confirmation has; it pins the entry the batch appended last."""
     return {
         "type": CONFIRMATION, "exchange": exchange, "request": kind,
-        "request_digest": checked.digest, "ledger_seq": entry.seq,
-        "ledger_hash": entry.hash(), "time_ms": now_ms,
+        "request_digest": checked.digest, "ledger_seq": batch.entries[-1].seq,
+        "ledger_hash": batch.last_hash, "time_ms": batch.now_ms,
     }  # fmt: skip
 
 
@@ -139,7 +137,7 @@ class PlaceOrder:
                 state.open_orders.pop(order_id, None)
         if taker.remaining > 0:
             state.open_orders[taker.order_id] = self.pair.symbol
-        document = self._document(taker, fills, entries, batch.now_ms)
+        document = self._document(taker, fills, entries, batch)
         index = batch.document(document)
         self._write(batch, taker, fills, entries, left_before)
         return lambda signed: _confirmed(document, signed, index, self.signer())
@@ -162,11 +160,11 @@ class PlaceOrder:
         return planned
 
     def _document(
-        self, taker: BookOrder, fills: list[Fill], entries: list[LedgerEntry], now_ms: int
+        self, taker: BookOrder, fills: list[Fill], entries: list[LedgerEntry], batch: Batch
     ) -> dict[str, Any]:
         filled = EXACT.subtract(taker.quantity, taker.remaining)
         return {
-            **confirmation_base(self.exchange, "order", self.checked, entries[-1], now_ms),
+            **confirmation_base(self.exchange, "order", self.checked, batch),
             "order_id": taker.order_id, "account": taker.account, "pair": self.pair.symbol,
             "side": taker.side.value, "price": decimal_text(taker.price),
             "quantity": decimal_text(taker.quantity), "filled": decimal_text(filled),
@@ -240,9 +238,9 @@ class CancelOrder:
         state.balances.update(after)
         book.cancel(order.id)
         state.open_orders.pop(order.id, None)
-        entry = batch.append(PlannedEntry("cancel", order.id, released, {"pair": pair.symbol}))
+        batch.append(PlannedEntry("cancel", order.id, released, {"pair": pair.symbol}))
         document = {
-            **confirmation_base(self.exchange, "cancel", self.checked, entry, batch.now_ms),
+            **confirmation_base(self.exchange, "cancel", self.checked, batch),
             "order_id": order.id, "account": order.account, "pair": order.pair,
             "side": order.side.value, "price": decimal_text(order.price),
             "quantity": decimal_text(order.quantity),
